@@ -1,0 +1,145 @@
+//! Shared setup of the integration tests: the real registry started by `make test`
+//! (tests/support/registry.sh) and the fixtures made by tests/support/fixtures.sh.
+#![allow(dead_code)]
+
+use idp_push::{Credentials, PushOptions, TlsOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct TestEnv {
+    pub registry: String,
+    pub ca: PathBuf,
+    pub wrong_ca: PathBuf,
+    pub username: String,
+    pub password: String,
+    pub state: PathBuf,
+    pub fixtures: PathBuf,
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the integration tests through `make test`, which starts the registry")
+    })
+}
+
+pub fn env() -> TestEnv {
+    TestEnv {
+        registry: var("IDP_TEST_REGISTRY"),
+        ca: var("IDP_TEST_CA").into(),
+        wrong_ca: var("IDP_TEST_WRONG_CA").into(),
+        username: var("IDP_TEST_USERNAME"),
+        password: var("IDP_TEST_PASSWORD"),
+        state: var("IDP_TEST_STATE").into(),
+        fixtures: var("IDP_TEST_FIXTURES").into(),
+    }
+}
+
+impl TestEnv {
+    pub fn credentials(&self) -> Credentials {
+        Credentials::new(&self.username, &self.password)
+    }
+
+    pub fn tls(&self) -> TlsOptions {
+        TlsOptions {
+            ca_file: Some(self.ca.clone()),
+            ..Default::default()
+        }
+    }
+
+    pub fn options(&self) -> PushOptions {
+        PushOptions {
+            credentials: Some(self.credentials()),
+            tls: self.tls(),
+            ..Default::default()
+        }
+    }
+
+    /// A repository no other test, and no earlier run, uses: `host/rust-<run>/<name>`.
+    pub fn repo(&self, name: &str) -> String {
+        static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let run = RUN.get_or_init(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos();
+            format!("{}-{nanos}", std::process::id())
+        });
+        format!("{}/rust-{run}/{name}", self.registry)
+    }
+
+    /// A destination in a repository of its own.
+    pub fn dest(&self, repo: &str, tag: &str) -> String {
+        format!("{}:{tag}", self.repo(repo))
+    }
+
+    /// A directory with the CA as skopeo's --cert-dir wants it.
+    fn cert_dir(&self) -> PathBuf {
+        let dir = self.state.join("skopeo-certs");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(&self.ca, dir.join("ca.crt")).unwrap();
+        dir
+    }
+
+    /// `skopeo inspect --raw`: the manifest bytes as the registry serves them, or the error.
+    pub fn skopeo_raw(&self, reference: &str) -> Result<Vec<u8>, String> {
+        let out = Command::new("skopeo")
+            .args(["inspect", "--raw", "--retry-times", "0"])
+            .arg("--cert-dir")
+            .arg(self.cert_dir())
+            .arg("--creds")
+            .arg(format!("{}:{}", self.username, self.password))
+            .arg(format!("docker://{reference}"))
+            .output()
+            .expect("skopeo runs");
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// The digest skopeo computes for what the registry serves under `reference`.
+    pub fn skopeo_digest(&self, reference: &str) -> String {
+        let raw = self
+            .skopeo_raw(reference)
+            .unwrap_or_else(|e| panic!("skopeo inspect {reference}: {e}"));
+        idp_push::digest::Digest::of(&raw).to_string()
+    }
+}
+
+/// The digest of the manifest tagged `tag` in a layout's index.json.
+pub fn layout_digest(layout: &Path, tag: &str) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap_or_else(|| panic!("no {tag} in {}", layout.display()))["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The largest blob of a layout (a layer), for corruption tests.
+pub fn largest_blob(layout: &Path) -> PathBuf {
+    std::fs::read_dir(layout.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap()
+}
