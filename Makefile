@@ -1,0 +1,59 @@
+# idp-push: `make demo` pushes an image to a local registry; `make test` runs every test.
+# Both install what they need (Debian packages, the pinned cbindgen) on first use.
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:/usr/local/go/bin:$(PATH)
+
+CBINDGEN_VERSION := 0.29.4
+export CBINDGEN_VERSION
+# From `rustc --print native-static-libs` for this target (see bindings/go/README.md).
+NATIVE_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+export NATIVE_LIBS
+
+LIB := target/release/libidp_push.a
+HEADER := include/idp_push.h
+
+.PHONY: all deps build lib header header-check test demo go-build go-test clean
+all: build
+
+deps:
+	@scripts/deps.sh
+
+lib:
+	cargo build --release --quiet
+
+$(LIB): lib
+
+bin/push-c: examples/c/push.c $(HEADER) lib
+	@mkdir -p bin
+	cc -std=c11 -Wall -Wextra -Werror -O2 -Iinclude examples/c/push.c $(LIB) $(NATIVE_LIBS) -o $@
+
+build: deps lib bin/push-c go-build
+
+# Regenerate the C header from src/ffi with the pinned cbindgen.
+header: deps
+	cbindgen --quiet --config cbindgen.toml --output $(HEADER)
+
+# Fails when the checked-in header is not what cbindgen generates from the source now.
+header-check: deps
+	@tmp=$$(mktemp); cbindgen --quiet --config cbindgen.toml --output $$tmp; \
+	if ! cmp -s $$tmp $(HEADER); then \
+	  diff -u $(HEADER) $$tmp | head -40; rm -f $$tmp; \
+	  echo "$(HEADER) is stale: run 'make header' and commit it" >&2; exit 1; \
+	fi; rm -f $$tmp; echo "$(HEADER) is up to date"
+
+test: build
+	scripts/test.sh
+
+demo: build
+	@scripts/demo.sh
+
+go-build:
+	@if [ -f bindings/go/go.mod ]; then $(MAKE) --no-print-directory -C bindings/go build; fi
+
+go-test:
+	$(MAKE) --no-print-directory -C bindings/go test
+
+clean:
+	cargo clean
+	rm -rf bin
