@@ -1,0 +1,124 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cnoe-io/idp-push/bindings/go/internal/testenv"
+	"github.com/cnoe-io/idp-push/bindings/go/pkg/mocks"
+	idptls "github.com/cnoe-io/idp-push/bindings/go/pkg/tls"
+	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func TestPushImageToFakeRegistry(t *testing.T) {
+	reg := testenv.NewFakeRegistry(t)
+	l := testenv.WriteLayout(t, t.TempDir(), "v1", 100000, 10)
+	img, err := OpenImage(l.Source())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var doneBytes uint64
+	dest := reg.Host() + "/giteaadmin/app:1"
+	res, err := (&Client{}).PushImage(context.Background(), img, dest, types.PushOptions{
+		TLS: idptls.Options{CAFile: reg.CAFile},
+		Progress: func(ev types.ProgressEvent) {
+			if ev.Kind == types.BlobDone {
+				mu.Lock()
+				doneBytes += ev.Total
+				mu.Unlock()
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reference != dest || res.Digest != img.Digest() || res.Pinned() != dest+"@"+l.Digest {
+		t.Errorf("result %+v", res)
+	}
+	if res.BytesSent != uint64(l.BlobBytes) || doneBytes != res.BytesSent || res.BlobsUploaded != 3 {
+		t.Errorf("bytes sent %d, BlobDone totals %d, blob bytes %d, uploaded %d", res.BytesSent, doneBytes, l.BlobBytes, res.BlobsUploaded)
+	}
+	if err := (&Client{}).Push(context.Background(), img, reg.Host()+"/giteaadmin/app:2",
+		types.PushOptions{TLS: idptls.Options{CAFile: reg.CAFile}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPushRejectsImagesWithoutSource(t *testing.T) {
+	type remoteOnly struct{ types.Image }
+	err := (&Client{}).Push(context.Background(), remoteOnly{&mocks.Image{DigestValue: "sha256:x"}}, "h/o/n:1", types.PushOptions{})
+	if !errors.Is(err, types.ErrInvalidSource) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	img := &mocks.Image{SourceValue: "oci:/nowhere"}
+	if err := (&Client{}).Push(context.Background(), img, "h/o/n:1", types.PushOptions{Concurrency: -1}); !errors.Is(err, types.ErrInvalidArgument) {
+		t.Errorf("concurrency -1: %v", err)
+	}
+	err := (&Client{}).Push(context.Background(), img, "h/o/n:1", types.PushOptions{TLS: idptls.Options{CAFile: "/no/such/ca.pem"}})
+	if !errors.Is(err, types.ErrInvalidArgument) || !strings.Contains(err.Error(), "CA file") {
+		t.Errorf("missing CA: %v", err)
+	}
+}
+
+func TestLogin(t *testing.T) {
+	reg := testenv.NewFakeRegistry(t)
+	reg.SetAuth("giteaAdmin", "pw")
+	c := New(idptls.Options{CAFile: reg.CAFile})
+	if s, err := c.LoginScheme(context.Background(), reg.Host(), types.Credentials{Username: "giteaAdmin", Password: "pw"}); err != nil || s != AuthBasic {
+		t.Fatalf("login: %v %v", s, err)
+	}
+	if err := c.Login(context.Background(), reg.Host(), types.Credentials{Username: "giteaAdmin", Password: "nope"}); !errors.Is(err, types.ErrUnauthorized) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if Version() == "" {
+		t.Error("no version")
+	}
+}
+
+func TestLoginWithResult(t *testing.T) {
+	const secret = "registry-Test-Secret-5"
+	reg := testenv.NewFakeRegistry(t)
+	reg.SetAuth("giteaAdmin", secret)
+	cfgDir := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", cfgDir)
+	c := &Client{} // LoginWithResult takes TLS from its options, not from the client
+	opts := types.LoginOptions{TLS: idptls.Options{CAFile: reg.CAFile}, Save: true}
+	r, err := c.LoginWithResult(context.Background(), reg.Host(), types.Credentials{Username: "giteaAdmin", Password: secret}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Scheme != AuthBasic || r.Source != types.SourceExplicit || !strings.Contains(r.SavedTo, filepath.Join(cfgDir, "config.json")) {
+		t.Errorf("result %+v", r)
+	}
+	// Now found in the docker config: Login with zero credentials works, and so does a push.
+	r, err = c.LoginWithResult(context.Background(), reg.Host(), types.Credentials{}, types.LoginOptions{TLS: opts.TLS})
+	if err != nil || r.Source != types.SourceDockerConfig || r.SavedTo != "" {
+		t.Fatalf("stored credentials: %+v, %v", r, err)
+	}
+	if err := New(opts.TLS).Login(context.Background(), reg.Host(), types.Credentials{}); err != nil {
+		t.Fatalf("Login with stored credentials: %v", err)
+	}
+	l := testenv.WriteLayout(t, t.TempDir(), "v1", 100)
+	img, err := OpenImage(l.Source())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Push(context.Background(), img, reg.Host()+"/giteaadmin/stored:1", types.PushOptions{TLS: opts.TLS}); err != nil {
+		t.Fatalf("push with stored credentials: %v", err)
+	}
+	// Saving needs credentials.
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if _, err := c.LoginWithResult(context.Background(), reg.Host(), types.Credentials{}, opts); err == nil {
+		t.Fatal("saving with no credentials succeeded")
+	}
+}
