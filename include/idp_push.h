@@ -25,6 +25,11 @@
 #define IDP_DIGEST_CAPACITY 72
 
 /**
+ * Room for a description of where credentials came from or went (paths, helper names).
+ */
+#define IDP_DESCRIPTION_CAPACITY 512
+
+/**
  * What kind of progress event this is.
  */
 enum idp_progress_kind
@@ -52,6 +57,10 @@ enum idp_progress_kind
    * A manifest or index was stored.
    */
   IDP_PROGRESS_KIND_MANIFEST_PUSHED = 4,
+  /**
+   * The registry linked the blob from another of its repositories; nothing was sent.
+   */
+  IDP_PROGRESS_KIND_BLOB_MOUNTED = 5,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -173,6 +182,43 @@ typedef uint32_t idp_auth_scheme;
 #endif // __cplusplus
 
 /**
+ * Where the credentials of a call came from.
+ */
+enum idp_credential_source
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Given in `idp_options`.
+   */
+  IDP_CREDENTIAL_SOURCE_EXPLICIT = 0,
+  /**
+   * An `auths` entry of the docker config (`$DOCKER_CONFIG/config.json`, `~/.docker/config.json`).
+   */
+  IDP_CREDENTIAL_SOURCE_DOCKER_CONFIG = 1,
+  /**
+   * A `docker-credential-<name>` helper named by the docker config.
+   */
+  IDP_CREDENTIAL_SOURCE_CREDENTIAL_HELPER = 2,
+  /**
+   * `$REGISTRY_AUTH_FILE` or `$XDG_RUNTIME_DIR/containers/auth.json`.
+   */
+  IDP_CREDENTIAL_SOURCE_CONTAINERS_AUTH_FILE = 3,
+  /**
+   * None found: anonymous.
+   */
+  IDP_CREDENTIAL_SOURCE_ANONYMOUS = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum idp_credential_source idp_credential_source;
+#else
+typedef uint32_t idp_credential_source;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An opaque cancellation token. Create with `idp_cancel_token_new`, pass in
  * `idp_options.cancel`, fire with `idp_cancel_token_cancel` (from any thread, any number of
  * times), free with `idp_cancel_token_free` once no call uses it any more.
@@ -220,7 +266,8 @@ typedef struct idp_options {
    */
   size_t struct_size;
   /**
-   * User name for the registry; NULL for anonymous access.
+   * User name for the registry. NULL: look credentials up as docker does (docker config,
+   * credential helpers, containers auth file), else anonymous.
    */
   const char *username;
   /**
@@ -256,6 +303,20 @@ typedef struct idp_options {
    * returns.
    */
   const struct idp_cancel_token *cancel;
+  /**
+   * Send blobs larger than this in chunks of this many bytes; 0 sends whole blobs and
+   * switches to chunks by itself when the registry or a proxy answers 413.
+   */
+  uint64_t chunk_size;
+  /**
+   * An identity token (OAuth2 refresh token, docker's `identitytoken`) instead of a
+   * password; `username` may then be NULL.
+   */
+  const char *identity_token;
+  /**
+   * `idp_login` only: store the verified credentials as `docker login` does.
+   */
+  bool save_credentials;
 } idp_options;
 
 /**
@@ -280,9 +341,13 @@ typedef struct idp_push_result {
    */
   uint64_t blobs_present;
   /**
-   * Blob bytes sent.
+   * Blob bytes that crossed the network (resent parts of resumed uploads included).
    */
   uint64_t bytes_sent;
+  /**
+   * Blobs linked from another repository of the registry instead of sent.
+   */
+  uint64_t blobs_mounted;
 } idp_push_result;
 
 /**
@@ -298,6 +363,18 @@ typedef struct idp_login_result {
    * How the registry authenticated us.
    */
   idp_auth_scheme scheme;
+  /**
+   * Where the credentials came from.
+   */
+  idp_credential_source source;
+  /**
+   * The same in words, NUL-terminated (e.g. "docker config /root/.docker/config.json").
+   */
+  char source_description[IDP_DESCRIPTION_CAPACITY];
+  /**
+   * Where `save_credentials` stored them, NUL-terminated; empty when not saved.
+   */
+  char saved_to[IDP_DESCRIPTION_CAPACITY];
 } idp_login_result;
 
 #ifdef __cplusplus

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 /// A password or token. It has no `Display`, its `Debug` is redacted, and its memory is zeroed
 /// when dropped, so it cannot end up in a log line, an error message or a panic by accident.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(Zeroizing<String>);
 
 impl Secret {
@@ -28,17 +28,28 @@ impl Secret {
     }
 }
 
+/// Read straight into zeroed-on-drop memory (config files, helper and token answers).
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        String::deserialize(d).map(Secret::new)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
 }
 
-/// A user name and its password (or an access token used as a password, as Gitea allows).
+/// A user name and its password (or an access token used as a password, as Gitea allows),
+/// or an identity token (an OAuth2 refresh token, docker's `identitytoken`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     pub username: String,
     pub password: Secret,
+    /// An OAuth2 refresh token: when set, bearer tokens are fetched with
+    /// `POST realm` `grant_type=refresh_token` instead of GET with Basic credentials.
+    pub identity_token: Option<Secret>,
 }
 
 impl Credentials {
@@ -46,6 +57,19 @@ impl Credentials {
         Credentials {
             username: username.into(),
             password: Secret::new(password),
+            identity_token: None,
+        }
+    }
+
+    /// Identity-token credentials (`username` may be empty).
+    pub fn with_identity_token(
+        username: impl Into<String>,
+        token: impl Into<String>,
+    ) -> Credentials {
+        Credentials {
+            username: username.into(),
+            password: Secret::new(""),
+            identity_token: Some(Secret::new(token)),
         }
     }
 
@@ -57,6 +81,25 @@ impl Credentials {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(plain.as_bytes())
         ))
+    }
+
+    /// The Basic header for a token request made with GET: the password, or for identity-token
+    /// credentials without one the token as password (as Gitea takes access tokens), under the
+    /// user name or, without one, `<token>`.
+    pub fn token_basic_header(&self) -> Secret {
+        match &self.identity_token {
+            Some(token) if self.password.is_empty() => Credentials {
+                username: if self.username.is_empty() {
+                    "<token>".to_string()
+                } else {
+                    self.username.clone()
+                },
+                password: token.clone(),
+                identity_token: None,
+            }
+            .basic_header(),
+            _ => self.basic_header(),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! An HTTP client for one registry: authentication, and mapping of failures to [`Error`]s.
 
 use crate::auth::{parse_challenge, Challenge, Credentials, Secret};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, Retry};
 use crate::tls::{explain_tls_error, TlsOptions};
 use reqwest::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -66,9 +66,9 @@ impl RegistryClient {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .http1_only();
-        if !tls.plain_http {
-            builder = builder.tls_backend_preconfigured(crate::tls::client_config(tls)?);
-        }
+        // Also for plain HTTP: reqwest built with `rustls-no-provider` panics without a TLS
+        // configuration (and a redirect may still lead to HTTPS).
+        builder = builder.tls_backend_preconfigured(crate::tls::client_config(tls, registry)?);
         let http = builder
             .build()
             .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
@@ -173,7 +173,9 @@ impl RegistryClient {
         }
     }
 
-    /// `GET realm?service=...&scope=...` with Basic credentials; returns the token.
+    /// `GET realm?service=...&scope=...` with Basic credentials; returns the token. With an
+    /// identity token, first the OAuth2 `POST realm` (`grant_type=refresh_token`), as docker
+    /// does; a realm that answers it 404 or 405 (Gitea) gets the GET, with the token as password.
     async fn fetch_token(
         &self,
         credentials: &Credentials,
@@ -194,6 +196,15 @@ impl RegistryClient {
                 ),
             ));
         }
+        let what = format!("token request to {}", url.path());
+        if let Some(identity_token) = &credentials.identity_token {
+            if let Some(token) = self
+                .post_refresh_token(&url, identity_token, service, &what)
+                .await?
+            {
+                return Ok(token);
+            }
+        }
         {
             let mut query = url.query_pairs_mut();
             if let Some(service) = service {
@@ -206,42 +217,64 @@ impl RegistryClient {
         let request = self
             .http
             .get(url.clone())
-            .header(AUTHORIZATION, sensitive(&credentials.basic_header())?);
-        let what = format!("token request to {}", url.path());
+            .header(AUTHORIZATION, sensitive(&credentials.token_basic_header())?);
         let response = self.execute(request, &what).await?;
         match response.status() {
             s if s.is_success() => {}
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                return Err(self.unauthorized("the user name or password was refused"))
+                return Err(self.unauthorized(
+                    if credentials.password.is_empty() && credentials.identity_token.is_some() {
+                        "the identity token was refused"
+                    } else {
+                        "the user name or password was refused"
+                    },
+                ))
             }
             _ => return Err(response_error(response, &what).await),
         }
-        #[derive(serde::Deserialize)]
-        struct TokenResponse {
-            token: Option<String>,
-            access_token: Option<String>,
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(e, &what))?;
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
-            Error::new(
-                ErrorKind::Registry,
-                format!("{what}: the answer is not a token response"),
+        read_token(response, &what).await
+    }
+
+    /// The OAuth2 refresh-token grant: `POST realm` with a form. `None` when the realm does not
+    /// take POSTs (404, 405), so the caller falls back to GET.
+    async fn post_refresh_token(
+        &self,
+        realm: &Url,
+        identity_token: &Secret,
+        service: Option<&str>,
+        what: &str,
+    ) -> Result<Option<Secret>> {
+        // Built in a block: the serializer is not Send and must not live across an await.
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "refresh_token");
+            form.append_pair("refresh_token", identity_token.expose());
+            form.append_pair("client_id", "idp-push");
+            if let Some(service) = service {
+                form.append_pair("service", service);
+            }
+            if let Some(scope) = &self.scope {
+                form.append_pair("scope", scope);
+            }
+            zeroize::Zeroizing::new(form.finish())
+        };
+        let request = self
+            .http
+            .post(realm.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
             )
-        })?;
-        parsed
-            .token
-            .or(parsed.access_token)
-            .filter(|t| !t.is_empty())
-            .map(Secret::new)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Registry,
-                    format!("{what}: the answer holds no token"),
-                )
-            })
+            .body(String::from(form.as_str()));
+        let response = self.execute(request, what).await?;
+        match response.status() {
+            s if s.is_success() => read_token(response, what).await.map(Some),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => Ok(None),
+            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                Err(self.unauthorized("the identity token was refused"))
+            }
+            _ => Err(response_error(response, what).await),
+        }
     }
 
     fn unauthorized(&self, why: &str) -> Error {
@@ -258,7 +291,7 @@ impl RegistryClient {
 
     /// Sends a request built by `build`, with our Authorization when it goes to the registry's
     /// own origin. A 401 (an expired token) re-authenticates once and sends it again, which is
-    /// why the request is built by a closure: a streamed body cannot be replayed.
+    /// why the request is built by a closure; use [`Self::send_once`] for streamed bodies.
     pub async fn send(
         &self,
         method: Method,
@@ -268,12 +301,9 @@ impl RegistryClient {
     ) -> Result<Response> {
         let mut reauthenticated = false;
         loop {
-            let mut request = build(self.http.request(method.clone(), url.clone()));
-            if self.same_origin(&url) {
-                if let AuthHeader::Value(v) = &*self.auth.read().await {
-                    request = request.header(AUTHORIZATION, sensitive(v)?);
-                }
-            }
+            let request = self
+                .authorize(build(self.http.request(method.clone(), url.clone())), &url)
+                .await?;
             let response = self.execute(request, what).await?;
             if response.status() == StatusCode::UNAUTHORIZED
                 && !reauthenticated
@@ -285,6 +315,43 @@ impl RegistryClient {
             }
             return Ok(response);
         }
+    }
+
+    /// Sends a request whose body cannot be replayed (a streamed blob). On a 401 it
+    /// re-authenticates and returns a retryable error, so the caller resumes the upload.
+    pub async fn send_once(
+        &self,
+        request: RequestBuilder,
+        url: &Url,
+        what: &str,
+    ) -> Result<Response> {
+        let request = self.authorize(request, url).await?;
+        let response = self.execute(request, what).await?;
+        if response.status() == StatusCode::UNAUTHORIZED && self.credentials.is_some() {
+            self.authenticate().await?;
+            return Err(Error::new(
+                ErrorKind::Unauthorized,
+                format!("{what}: the registry's token expired"),
+            )
+            .with_retry(Retry::Yes(Some(Duration::ZERO))));
+        }
+        Ok(response)
+    }
+
+    /// A request to `url` with the given method, for [`Self::send_once`].
+    pub fn request(&self, method: Method, url: &Url) -> RequestBuilder {
+        self.http.request(method, url.clone())
+    }
+
+    /// Adds our Authorization, but only for the registry's own origin: an upload location on
+    /// another host (a storage backend) must never see the registry credentials.
+    async fn authorize(&self, request: RequestBuilder, url: &Url) -> Result<RequestBuilder> {
+        if self.same_origin(url) {
+            if let AuthHeader::Value(v) = &*self.auth.read().await {
+                return Ok(request.header(AUTHORIZATION, sensitive(v)?));
+            }
+        }
+        Ok(request)
     }
 
     fn same_origin(&self, url: &Url) -> bool {
@@ -299,6 +366,38 @@ impl RegistryClient {
             .await
             .map_err(|e| transport_error(e, &format!("{what} ({})", self.registry)))
     }
+}
+
+/// Reads `{"token": ...}` or `{"access_token": ...}` from a token service's answer.
+async fn read_token(response: Response, what: &str) -> Result<Secret> {
+    #[derive(serde::Deserialize)]
+    struct TokenResponse {
+        token: Option<Secret>,
+        access_token: Option<Secret>,
+    }
+    let body = zeroize::Zeroizing::new(
+        response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(e, what))?
+            .to_vec(),
+    );
+    let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+        Error::new(
+            ErrorKind::Registry,
+            format!("{what}: the answer is not a token response"),
+        )
+    })?;
+    parsed
+        .token
+        .or(parsed.access_token)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Registry,
+                format!("{what}: the answer holds no token"),
+            )
+        })
 }
 
 fn sensitive(secret: &Secret) -> Result<HeaderValue> {
@@ -362,6 +461,14 @@ pub async fn response_error(response: Response, what: &str) -> Error {
         StatusCode::FORBIDDEN => ErrorKind::Denied,
         _ => ErrorKind::Registry,
     };
+    let retry = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => Retry::TooLarge,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => {
+            Retry::Yes(retry_after(&response))
+        }
+        s if s.is_server_error() => Retry::Yes(retry_after(&response)),
+        _ => Retry::No,
+    };
     // Error bodies are small; read at most 64 KiB of one.
     let mut body = Vec::new();
     let mut response = response;
@@ -381,7 +488,15 @@ pub async fn response_error(response: Response, what: &str) -> Error {
         Some(d) => format!("{what}: {status_text}: {d}"),
         None => format!("{what}: {}", status_text.trim_end()),
     };
-    Error::new(kind, message)
+    Error::new(kind, message).with_retry(retry)
+}
+
+fn retry_after(response: &Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::retry::parse_retry_after)
 }
 
 /// `{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}` -> text.

@@ -54,8 +54,8 @@ impl fmt::Display for Digest {
     }
 }
 
-/// Incremental sha256 over a stream.
-#[derive(Default)]
+/// Incremental sha256 over a stream; cloning it checkpoints the state (resumed uploads).
+#[derive(Default, Clone)]
 pub struct Hasher(Sha256);
 
 impl Hasher {

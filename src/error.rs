@@ -40,6 +40,19 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    retry: Retry,
+}
+
+/// Whether trying again may help, as the failure itself tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// A permanent failure (bad input, 400, 403, 404...): fail at once.
+    No,
+    /// A transient failure (connection reset, timeout, 408, 429, 5xx), optionally with the
+    /// delay the server asked for in `Retry-After`.
+    Yes(Option<std::time::Duration>),
+    /// The request body was too large for the registry or a proxy in front of it (413).
+    TooLarge,
 }
 
 impl Error {
@@ -47,7 +60,25 @@ impl Error {
         let message: String = message.into();
         // One line, always: callers print this as-is.
         let message = message.replace(['\n', '\r'], " ");
-        Error { kind, message }
+        let retry = if kind == ErrorKind::Network {
+            Retry::Yes(None)
+        } else {
+            Retry::No
+        };
+        Error {
+            kind,
+            message,
+            retry,
+        }
+    }
+
+    pub(crate) fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub(crate) fn retry(&self) -> Retry {
+        self.retry
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -73,8 +104,8 @@ impl Error {
     /// Prefixes the message with context (`"{context}: {message}"`), keeping the kind.
     pub fn context(self, context: impl fmt::Display) -> Self {
         Error {
-            kind: self.kind,
             message: format!("{context}: {}", self.message),
+            ..self
         }
     }
 }

@@ -5,13 +5,17 @@
 //! over the blocking forms; `include/idp_push.h` is generated from it by cbindgen.
 
 pub mod auth;
+mod blobcache;
 mod client;
+pub mod credentials;
 pub mod digest;
 pub mod error;
 pub mod ffi;
+mod login;
 pub mod progress;
 mod push;
 pub mod reference;
+pub mod retry;
 pub(crate) mod runtime;
 pub mod source;
 pub mod tls;
@@ -19,22 +23,24 @@ mod upload;
 
 pub use auth::{Credentials, Secret};
 pub use client::AuthScheme;
+pub use credentials::{CredentialSource, SavedTo};
 pub use error::{Error, ErrorKind, Result};
+pub use login::{login, LoginOptions, LoginReport};
 pub use progress::{ProgressEvent, ProgressFn, ProgressKind};
-pub use push::{login, push, LoginReport, PushOptions, PushReport, DEFAULT_CONCURRENCY};
+pub use push::{push, BlobCacheSetting, PushOptions, PushReport, DEFAULT_CONCURRENCY};
+pub use retry::RetryPolicy;
 pub use tls::TlsOptions;
 pub use tokio_util::sync::CancellationToken;
 
 /// [`push`] for callers without a runtime: runs on the library's shared Tokio runtime.
 pub fn push_blocking(source: &str, destination: &str, options: &PushOptions) -> Result<PushReport> {
-    runtime::block_on(push(source, destination, options))
+    let (source, destination, options) =
+        (source.to_string(), destination.to_string(), options.clone());
+    runtime::block_on(async move { push(&source, &destination, &options).await })
 }
 
 /// [`login`] for callers without a runtime: runs on the library's shared Tokio runtime.
-pub fn login_blocking(
-    registry: &str,
-    credentials: Option<&Credentials>,
-    tls: &TlsOptions,
-) -> Result<LoginReport> {
-    runtime::block_on(login(registry, credentials, tls))
+pub fn login_blocking(registry: &str, options: &LoginOptions) -> Result<LoginReport> {
+    let (registry, options) = (registry.to_string(), options.clone());
+    runtime::block_on(async move { login(&registry, &options).await })
 }

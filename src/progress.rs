@@ -16,6 +16,8 @@ pub enum ProgressKind {
     BlobSkipped,
     /// A manifest (or index) was stored.
     ManifestPushed,
+    /// The registry linked the blob from another of its repositories; nothing was sent.
+    BlobMounted,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,18 +5,25 @@
 //! never points at content that is not all there.
 
 use crate::auth::Credentials;
-use crate::client::{response_error, AuthScheme, RegistryClient};
+use crate::blobcache::BlobCache;
+use crate::client::{response_error, RegistryClient};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
+use crate::login::resolve_credentials;
 use crate::progress::{ProgressEvent, ProgressFn, ProgressKind};
-use crate::reference::{parse_registry, Reference};
-use crate::source::{Descriptor, ImageNode, ManifestBlob, Source};
+use crate::reference::Reference;
+use crate::retry::{retrying, RetryPolicy};
+use crate::source::{
+    Descriptor, Image, ImageNode, ManifestBlob, Source, SourceOptions, StreamLayer,
+};
 use crate::tls::TlsOptions;
-use crate::upload::{blob_exists, upload_blob, Reporter};
+use crate::upload::{BlobOutcome, ChunkPolicy, Reporter, Transfer};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +31,18 @@ use tokio_util::sync::CancellationToken;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// More parallel uploads than this only adds contention on the registry.
 pub const MAX_CONCURRENCY: usize = 64;
+
+/// Where the record of which repositories hold which blobs (for mounts) lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum BlobCacheSetting {
+    /// `$IDP_PUSH_CACHE_DIR`, `$XDG_CACHE_HOME/idp-push` or `~/.cache/idp-push`.
+    #[default]
+    UserCache,
+    /// This directory.
+    Dir(PathBuf),
+    /// No record: never mount.
+    Off,
+}
 
 /// How to push.
 #[derive(Clone, Default)]
@@ -33,10 +52,25 @@ pub struct PushOptions {
     pub tls: TlsOptions,
     /// Blobs uploaded at once; 0 means [`DEFAULT_CONCURRENCY`].
     pub concurrency: usize,
+    /// Chunk size in bytes for every blob larger than it; 0 sends whole blobs and switches to
+    /// chunks by itself when the registry or a proxy answers 413.
+    pub chunk_size: u64,
+    /// Retries of transient failures; `None` for [`RetryPolicy::default`].
+    pub retry: Option<RetryPolicy>,
+    /// The blob record used to mount blobs from other repositories.
+    pub blob_cache: BlobCacheSetting,
     /// Receives progress events, never two at once.
     pub progress: Option<ProgressFn>,
     /// Cancels the push; nothing is tagged once it fires.
     pub cancel: Option<CancellationToken>,
+    /// `os/arch[/variant]` (`linux/arm64`, `linux/arm/v7`): from a multi-platform index, push
+    /// only that platform's image under the tag; a single image must be that platform (its
+    /// config is checked). `None` pushes what the source holds, every platform of an index.
+    pub platform: Option<String>,
+    /// docker-archive sources: push layers as stored (uncompressed tar, media type
+    /// `application/vnd.docker.image.rootfs.diff.tar`) instead of gzip-compressing them while
+    /// they stream. Default false: compressed, as `docker push`, crane and skopeo do.
+    pub keep_uncompressed: bool,
 }
 
 impl std::fmt::Debug for PushOptions {
@@ -45,8 +79,13 @@ impl std::fmt::Debug for PushOptions {
             .field("credentials", &self.credentials)
             .field("tls", &self.tls)
             .field("concurrency", &self.concurrency)
+            .field("chunk_size", &self.chunk_size)
+            .field("retry", &self.retry)
+            .field("blob_cache", &self.blob_cache)
             .field("progress", &self.progress.is_some())
             .field("cancel", &self.cancel.is_some())
+            .field("platform", &self.platform)
+            .field("keep_uncompressed", &self.keep_uncompressed)
             .finish()
     }
 }
@@ -62,55 +101,82 @@ pub struct PushReport {
     pub blobs_uploaded: u64,
     /// Blobs the registry already had.
     pub blobs_present: u64,
-    /// Blob bytes sent (manifests not counted).
+    /// Blobs linked from another repository of the registry.
+    pub blobs_mounted: u64,
+    /// Blob bytes that crossed the network, resent parts included (manifests not counted).
     pub bytes_sent: u64,
     /// Manifests and indexes stored.
     pub manifests_pushed: u64,
 }
 
-/// Pushes `source` (`oci:DIR[:TAG]` or a layout directory) to `destination`
-/// (`host[:port]/path[:tag]`).
+/// Pushes `source` (`oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
+/// `docker-archive:FILE[:NAME:TAG]`, or a path to a layout directory or an archive) to
+/// `destination` (`host[:port]/path[:tag]`).
 pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Result<PushReport> {
     let cancel = options.cancel.clone().unwrap_or_default();
     let report = reporter(options.progress.clone());
     let blobs_phase = async {
-        let plan = Plan::new(source, destination).await?;
+        let plan = Plan::new(
+            source,
+            destination,
+            &SourceOptions {
+                platform: options.platform.clone(),
+                keep_uncompressed: options.keep_uncompressed,
+            },
+        )
+        .await?;
+        let credentials =
+            resolve_credentials(&plan.destination.registry, options.credentials.clone()).await?;
         let client = RegistryClient::new(
             &plan.destination.registry,
             &options.tls,
-            options.credentials.clone(),
+            credentials.credentials,
             Some(format!(
                 "repository:{}:pull,push",
                 plan.destination.repository
             )),
         )?;
-        client.authenticate().await?;
-        let outcomes = plan
-            .send_blobs(&client, options.concurrency, &report)
-            .await?;
-        Ok::<_, Error>((plan, client, outcomes))
+        let retry = options.retry.unwrap_or_default();
+        retrying(&retry, |_| client.authenticate()).await?;
+        let cache = match &options.blob_cache {
+            BlobCacheSetting::UserCache => BlobCache::open(None),
+            BlobCacheSetting::Dir(dir) => BlobCache::open(Some(dir)),
+            BlobCacheSetting::Off => None,
+        };
+        let transfer = Transfer {
+            client: &client,
+            registry: &plan.destination.registry,
+            repository: &plan.destination.repository,
+            source: &plan.source,
+            report: report.clone(),
+            retry: options.retry.unwrap_or_default(),
+            chunks: ChunkPolicy::new(options.chunk_size),
+            cache: cache.as_ref(),
+            sent: AtomicU64::new(0),
+            single_post: Default::default(),
+        };
+        let (outcomes, compressed) = plan.send_blobs(&transfer, options.concurrency).await?;
+        let sent = transfer.sent.load(Ordering::Relaxed);
+        let root = plan.root(&compressed)?;
+        Ok::<_, Error>((plan, root, client, outcomes, sent))
     };
-    let (plan, client, outcomes) = tokio::select! {
+    let (plan, root, client, outcomes, bytes_sent) = tokio::select! {
         biased;
         _ = cancel.cancelled() => return Err(cancelled()),
         result = blobs_phase => result?,
     };
+    let retry = options.retry.unwrap_or_default();
     let manifests_pushed =
-        push_manifests(&client, &plan.destination, &plan.root, &report, &cancel).await?;
+        push_manifests(&client, &plan.destination, &root, &report, &cancel, &retry).await?;
 
-    let uploaded: Vec<u64> = outcomes
-        .iter()
-        .filter_map(|o| match o {
-            BlobOutcome::Uploaded(n) => Some(*n),
-            BlobOutcome::Present => None,
-        })
-        .collect();
+    let count = |want: fn(&BlobOutcome) -> bool| outcomes.iter().filter(|o| want(o)).count() as u64;
     Ok(PushReport {
         reference: plan.destination.without_digest(),
-        digest: plan.root.manifest().digest.clone(),
-        blobs_uploaded: uploaded.len() as u64,
-        blobs_present: (outcomes.len() - uploaded.len()) as u64,
-        bytes_sent: uploaded.iter().sum(),
+        digest: root.manifest().digest.clone(),
+        blobs_uploaded: count(|o| matches!(o, BlobOutcome::Uploaded)),
+        blobs_present: count(|o| matches!(o, BlobOutcome::Present)),
+        blobs_mounted: count(|o| matches!(o, BlobOutcome::Mounted)),
+        bytes_sent,
         manifests_pushed,
     })
 }
@@ -123,25 +189,38 @@ fn cancelled() -> Error {
 struct Plan {
     destination: Reference,
     source: Source,
-    root: ImageNode,
-    /// Every distinct blob of every manifest, by digest.
+    image: Image,
+    /// Every distinct blob of known digest of every manifest, by digest.
     blobs: BTreeMap<Digest, Descriptor>,
+    /// Layers compressed while they stream (docker archives), one per distinct diff_id.
+    streamed: Vec<StreamLayer>,
 }
 
+/// Compressed layers as pushed, by diff_id.
+type Compressed = HashMap<Digest, Descriptor>;
+
 impl Plan {
-    async fn new(source: &str, destination: &str) -> Result<Plan> {
+    async fn new(source: &str, destination: &str, options: &SourceOptions) -> Result<Plan> {
         let destination = Reference::parse(destination)?;
-        let (source, root) = Source::open(source).await?;
-        if let Some(want) = &destination.digest {
-            if want != root.manifest().digest.as_str() {
-                return Err(Error::invalid_argument(format!(
-                    "destination names digest {want}, but the source image is {}",
-                    root.manifest().digest
-                )));
+        let (source, image) = Source::open(source, options).await?;
+        let mut blobs = BTreeMap::new();
+        let mut streamed = Vec::new();
+        match &image {
+            Image::Ready(root) => {
+                check_digest(&destination, root)?;
+                collect_blobs(root, &mut blobs);
+            }
+            Image::Pending(pending) => {
+                blobs.insert(pending.config.digest.clone(), pending.config.clone());
+                let mut seen = std::collections::HashSet::new();
+                streamed = pending
+                    .layers
+                    .iter()
+                    .filter(|l| seen.insert(l.diff_id.clone()))
+                    .cloned()
+                    .collect();
             }
         }
-        let mut blobs = BTreeMap::new();
-        collect_blobs(&root, &mut blobs);
         // Fail on a missing or wrongly sized blob before the first byte is sent.
         for blob in blobs.values() {
             source.check_blob(blob).await?;
@@ -149,29 +228,92 @@ impl Plan {
         Ok(Plan {
             destination,
             source,
-            root,
+            image,
             blobs,
+            streamed,
         })
     }
 
-    /// Sends every blob the registry lacks, `concurrency` at a time (0: the default).
+    /// Sends every blob the registry lacks, `concurrency` at a time (0: the default). Layers
+    /// compressed on the way go first (they are the large ones); their descriptors are
+    /// returned by diff_id.
     async fn send_blobs(
         &self,
-        client: &RegistryClient,
+        transfer: &Transfer<'_>,
         concurrency: usize,
-        report: &Reporter,
-    ) -> Result<Vec<BlobOutcome>> {
+    ) -> Result<(Vec<BlobOutcome>, Compressed)> {
         let concurrency = match concurrency {
             0 => DEFAULT_CONCURRENCY,
             n => n.min(MAX_CONCURRENCY),
         };
-        let repository = &self.destination.repository;
-        stream::iter(self.blobs.values())
-            .map(|blob| send_blob(client, repository, &self.source, blob, report))
+        let jobs: Vec<Job<'_>> = self
+            .streamed
+            .iter()
+            .map(Job::Layer)
+            .chain(self.blobs.values().map(Job::Blob))
+            .collect();
+        // Futures made up front (they do nothing until polled): with a closure inside the
+        // stream the compiler fails to prove this future `Send` ("implementation of `FnOnce`
+        // is not general enough"), which `push_blocking` needs.
+        let futures: Vec<_> = jobs.into_iter().map(|job| job.run(transfer)).collect();
+        let results: Vec<(BlobOutcome, Option<(Digest, Descriptor)>)> = stream::iter(futures)
             .buffer_unordered(concurrency)
             .try_collect()
-            .await
+            .await?;
+        let mut outcomes = Vec::with_capacity(results.len());
+        let mut compressed = Compressed::new();
+        for (outcome, layer) in results {
+            outcomes.push(outcome);
+            compressed.extend(layer);
+        }
+        Ok((outcomes, compressed))
     }
+
+    /// The manifest tree to push, once every blob is in place.
+    fn root(&self, compressed: &Compressed) -> Result<ImageNode> {
+        match &self.image {
+            Image::Ready(root) => Ok(root.clone()),
+            Image::Pending(pending) => {
+                let root = pending.finish(compressed)?;
+                check_digest(&self.destination, &root)?;
+                Ok(root)
+            }
+        }
+    }
+}
+
+/// One blob to send: stored as is, or a layer compressed on the way.
+enum Job<'a> {
+    Blob(&'a Descriptor),
+    Layer(&'a StreamLayer),
+}
+
+impl Job<'_> {
+    async fn run(
+        self,
+        transfer: &Transfer<'_>,
+    ) -> Result<(BlobOutcome, Option<(Digest, Descriptor)>)> {
+        match self {
+            Job::Blob(blob) => Ok((transfer.send_blob(blob).await?, None)),
+            Job::Layer(layer) => {
+                let (descriptor, outcome) = transfer.send_streamed(layer).await?;
+                Ok((outcome, Some((layer.diff_id.clone(), descriptor))))
+            }
+        }
+    }
+}
+
+/// A destination `@sha256:…` must be the digest of what is pushed.
+fn check_digest(destination: &Reference, root: &ImageNode) -> Result<()> {
+    if let Some(want) = &destination.digest {
+        if want != root.manifest().digest.as_str() {
+            return Err(Error::invalid_argument(format!(
+                "destination names digest {want}, but the source image is {}",
+                root.manifest().digest
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn collect_blobs(node: &ImageNode, into: &mut BTreeMap<Digest, Descriptor>) {
@@ -203,32 +345,6 @@ fn reporter(progress: Option<ProgressFn>) -> Reporter {
     }
 }
 
-enum BlobOutcome {
-    Uploaded(u64),
-    Present,
-}
-
-async fn send_blob(
-    client: &RegistryClient,
-    repository: &str,
-    source: &Source,
-    blob: &Descriptor,
-    report: &Reporter,
-) -> Result<BlobOutcome> {
-    if blob_exists(client, repository, blob).await? {
-        report(ProgressEvent {
-            kind: ProgressKind::BlobSkipped,
-            digest: blob.digest.clone(),
-            media_type: blob.media_type.clone(),
-            current: blob.size,
-            total: blob.size,
-        });
-        return Ok(BlobOutcome::Present);
-    }
-    let sent = upload_blob(client, repository, source, blob, report).await?;
-    Ok(BlobOutcome::Uploaded(sent))
-}
-
 /// Pushes children (by digest) before their index, and the top-level manifest last under the
 /// destination's tag. Returns how many manifests were stored.
 async fn push_manifests(
@@ -237,6 +353,7 @@ async fn push_manifests(
     root: &ImageNode,
     report: &Reporter,
     cancel: &CancellationToken,
+    retry: &RetryPolicy,
 ) -> Result<u64> {
     let mut order = Vec::new();
     children_first(root, &mut order);
@@ -252,7 +369,9 @@ async fn push_manifests(
         if i != last && !seen.insert(manifest.digest.clone()) {
             continue;
         }
-        let put = put_manifest(client, &destination.repository, manifest, &reference);
+        let put = retrying(retry, |_| {
+            put_manifest(client, &destination.repository, manifest, &reference)
+        });
         if i == last {
             // The tagging PUT is not interrupted once it starts: the registry may already have
             // applied it, and a cancelled push must not report "nothing tagged" when it was.
@@ -320,40 +439,4 @@ async fn put_manifest(
         }
     }
     Ok(())
-}
-
-/// What `login` found out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginReport {
-    /// `host[:port]` as normalized.
-    pub registry: String,
-    /// How the registry authenticated us.
-    pub scheme: AuthScheme,
-}
-
-/// Checks credentials against a registry: the `GET /v2/` challenge, the token exchange when
-/// the registry uses tokens, and one authenticated `GET /v2/`.
-pub async fn login(
-    registry: &str,
-    credentials: Option<&Credentials>,
-    tls: &TlsOptions,
-) -> Result<LoginReport> {
-    let registry = parse_registry(registry)?;
-    let client = RegistryClient::new(&registry, tls, credentials.cloned(), None)?;
-    let scheme = client.authenticate().await?;
-    if scheme == AuthScheme::Bearer {
-        // A token service may hand out anonymous tokens; make sure this one is accepted.
-        let url = client.url("/v2/");
-        let response = client.send(Method::GET, url, "GET /v2/", |r| r).await?;
-        if response.status() == StatusCode::UNAUTHORIZED {
-            return Err(Error::new(
-                ErrorKind::Unauthorized,
-                format!("unauthorized: {registry}: the registry refused the token it issued"),
-            ));
-        }
-        if !response.status().is_success() {
-            return Err(response_error(response, "GET /v2/").await);
-        }
-    }
-    Ok(LoginReport { registry, scheme })
 }

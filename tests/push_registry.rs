@@ -31,14 +31,20 @@ fn pushes_layout_made_by_umoci_and_skopeo_sees_same_digest() {
     assert_eq!(report.blobs_present, 0);
     assert_eq!(report.reference, dest);
 
-    // Progress: every uploaded blob starts and finishes, and the finished sizes add up.
+    // Progress: every uploaded blob starts and finishes, and the finished sizes add up to the
+    // bytes sent (plus at most the one small blob that finds out whether the registry takes
+    // single-request uploads, which the distribution registry ignores).
     let events = events.lock().unwrap();
     let done: u64 = events
         .iter()
         .filter(|e| e.kind == ProgressKind::BlobDone)
         .map(|e| e.total)
         .sum();
-    assert_eq!(done, report.bytes_sent);
+    assert!(
+        done <= report.bytes_sent && report.bytes_sent <= done + 64 * 1024,
+        "done {done}, sent {}",
+        report.bytes_sent
+    );
     let started = events
         .iter()
         .filter(|e| e.kind == ProgressKind::BlobStarted)
@@ -105,8 +111,15 @@ fn wrong_password_is_unauthorized_and_not_echoed() {
     assert!(err.message().contains("unauthorized"), "{err}");
     assert!(!format!("{err} {err:?} {options:?}").contains(secret));
 
-    let login =
-        login_blocking(&env.registry, options.credentials.as_ref(), &options.tls).unwrap_err();
+    let login = login_blocking(
+        &env.registry,
+        &idp_push::LoginOptions {
+            credentials: options.credentials.as_ref().cloned(),
+            tls: options.tls.clone(),
+            save: false,
+        },
+    )
+    .unwrap_err();
     assert_eq!(login.kind(), ErrorKind::Unauthorized);
     assert!(!login.message().contains(secret));
 }
@@ -114,9 +127,25 @@ fn wrong_password_is_unauthorized_and_not_echoed() {
 #[test]
 fn login_checks_credentials() {
     let env = env();
-    let ok = login_blocking(&env.registry, Some(&env.credentials()), &env.tls()).unwrap();
+    let ok = login_blocking(
+        &env.registry,
+        &idp_push::LoginOptions {
+            credentials: Some(env.credentials().clone()),
+            tls: env.tls(),
+            save: false,
+        },
+    )
+    .unwrap();
     assert_eq!(ok.scheme, idp_push::AuthScheme::Basic);
-    let anonymous = login_blocking(&env.registry, None, &env.tls()).unwrap_err();
+    let anonymous = login_blocking(
+        &env.registry,
+        &idp_push::LoginOptions {
+            credentials: None,
+            tls: env.tls(),
+            save: false,
+        },
+    )
+    .unwrap_err();
     assert_eq!(anonymous.kind(), ErrorKind::Unauthorized);
 }
 

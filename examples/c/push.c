@@ -9,6 +9,8 @@
  *   IDP_CA_FILE=PEM             trust this CA besides the system roots
  *   IDP_INSECURE=1              skip TLS verification (self-signed registries)
  *   IDP_PLAIN_HTTP=1            talk plain HTTP
+ *   IDP_CONCURRENCY=N           blobs uploaded at once (default: the library's)
+ *   IDP_CHUNK_SIZE=BYTES        upload blobs larger than this in chunks of this size
  *
  * Prints DESTINATION@sha256:... on success; on failure one line on stderr and exit 1.
  */
@@ -52,6 +54,10 @@ int main(int argc, char **argv) {
   options.insecure = env_flag("IDP_INSECURE");
   options.plain_http = env_flag("IDP_PLAIN_HTTP");
   options.progress = on_progress;
+  const char *concurrency = getenv("IDP_CONCURRENCY");
+  if (concurrency != NULL) options.concurrency = (uint32_t)strtoul(concurrency, NULL, 10);
+  const char *chunk = getenv("IDP_CHUNK_SIZE");
+  if (chunk != NULL) options.chunk_size = strtoull(chunk, NULL, 10);
 
   idp_push_result result = {.struct_size = sizeof result};
   char *error = NULL;

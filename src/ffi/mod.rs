@@ -23,8 +23,8 @@ pub use cancel::{
 };
 pub use options::{idp_options, idp_options_init, idp_progress_callback};
 pub use push::{
-    idp_auth_scheme, idp_login, idp_login_result, idp_progress_event, idp_progress_kind, idp_push,
-    idp_push_result, IDP_DIGEST_CAPACITY,
+    idp_auth_scheme, idp_credential_source, idp_login, idp_login_result, idp_progress_event,
+    idp_progress_kind, idp_push, idp_push_result, IDP_DESCRIPTION_CAPACITY, IDP_DIGEST_CAPACITY,
 };
 pub use status::{idp_status, idp_status_message};
 pub use strings::{idp_string_free, idp_version};

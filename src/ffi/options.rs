@@ -29,7 +29,8 @@ pub type idp_progress_callback =
 pub struct idp_options {
     /// `sizeof(idp_options)` as the caller compiled it; set by `idp_options_init`.
     pub struct_size: usize,
-    /// User name for the registry; NULL for anonymous access.
+    /// User name for the registry. NULL: look credentials up as docker does (docker config,
+    /// credential helpers, containers auth file), else anonymous.
     pub username: *const c_char,
     /// Password or access token for `username`. Never logged or put in error messages.
     pub password: *const c_char,
@@ -48,6 +49,14 @@ pub struct idp_options {
     /// Token that cancels the call when fired; NULL for none. Must stay valid until the call
     /// returns.
     pub cancel: *const idp_cancel_token,
+    /// Send blobs larger than this in chunks of this many bytes; 0 sends whole blobs and
+    /// switches to chunks by itself when the registry or a proxy answers 413.
+    pub chunk_size: u64,
+    /// An identity token (OAuth2 refresh token, docker's `identitytoken`) instead of a
+    /// password; `username` may then be NULL.
+    pub identity_token: *const c_char,
+    /// `idp_login` only: store the verified credentials as `docker login` does.
+    pub save_credentials: bool,
 }
 
 /// Fills `options` with the defaults of this library version and sets `struct_size`.
@@ -81,6 +90,8 @@ pub struct Settings {
     pub progress: idp_progress_callback,
     pub progress_userdata: *mut c_void,
     pub cancel: Option<tokio_util::sync::CancellationToken>,
+    pub chunk_size: u64,
+    pub save_credentials: bool,
 }
 
 /// Reads caller options (NULL means all defaults), honouring `struct_size`.
@@ -108,15 +119,23 @@ pub unsafe fn read_options(options: *const idp_options) -> Result<Settings, FfiE
     }
     let username = optional_str(copy.username, "options.username")?;
     let password = optional_str(copy.password, "options.password")?;
-    let credentials = match (username, password) {
-        (Some(u), p) => Some(Credentials::new(u, p.unwrap_or(""))),
-        (None, Some(_)) => {
+    let identity_token = optional_str(copy.identity_token, "options.identity_token")?;
+    let credentials = match (username, password, identity_token) {
+        (_, Some(_), Some(_)) => {
+            return Err(FfiError::new(
+                idp_status::InvalidArgument,
+                "options.password and options.identity_token are both set; give one",
+            ))
+        }
+        (u, None, Some(token)) => Some(Credentials::with_identity_token(u.unwrap_or(""), token)),
+        (Some(u), p, None) => Some(Credentials::new(u, p.unwrap_or(""))),
+        (None, Some(_), None) => {
             return Err(FfiError::new(
                 idp_status::InvalidArgument,
                 "options.password is set but options.username is not",
             ))
         }
-        (None, None) => None,
+        (None, None, None) => None,
     };
     let ca_file = optional_str(copy.ca_file, "options.ca_file")?.map(Into::into);
     let cancel = copy.cancel.as_ref().map(|t| t.token.clone());
@@ -131,5 +150,7 @@ pub unsafe fn read_options(options: *const idp_options) -> Result<Settings, FfiE
         progress: copy.progress,
         progress_userdata: copy.progress_userdata,
         cancel,
+        chunk_size: copy.chunk_size,
+        save_credentials: copy.save_credentials,
     })
 }

@@ -4,6 +4,7 @@ use super::guard::{guard, required_str, FfiError};
 use super::options::{idp_options, read_options, Settings};
 use super::status::idp_status;
 use crate::client::AuthScheme;
+use crate::credentials::CredentialSource;
 use crate::progress::{ProgressEvent, ProgressKind};
 use crate::push::PushOptions;
 use std::ffi::{c_char, c_void, CString};
@@ -26,8 +27,10 @@ pub struct idp_push_result {
     pub blobs_uploaded: u64,
     /// Blobs the registry already had.
     pub blobs_present: u64,
-    /// Blob bytes sent.
+    /// Blob bytes that crossed the network (resent parts of resumed uploads included).
     pub bytes_sent: u64,
+    /// Blobs linked from another repository of the registry instead of sent.
+    pub blobs_mounted: u64,
 }
 
 /// What kind of progress event this is.
@@ -45,6 +48,8 @@ pub enum idp_progress_kind {
     BlobSkipped = 3,
     /// A manifest or index was stored.
     ManifestPushed = 4,
+    /// The registry linked the blob from another of its repositories; nothing was sent.
+    BlobMounted = 5,
 }
 
 /// One progress event. Strings are valid only during the callback.
@@ -75,6 +80,26 @@ pub enum idp_auth_scheme {
     Bearer = 2,
 }
 
+/// Where the credentials of a call came from.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum idp_credential_source {
+    /// Given in `idp_options`.
+    Explicit = 0,
+    /// An `auths` entry of the docker config (`$DOCKER_CONFIG/config.json`, `~/.docker/config.json`).
+    DockerConfig = 1,
+    /// A `docker-credential-<name>` helper named by the docker config.
+    CredentialHelper = 2,
+    /// `$REGISTRY_AUTH_FILE` or `$XDG_RUNTIME_DIR/containers/auth.json`.
+    ContainersAuthFile = 3,
+    /// None found: anonymous.
+    Anonymous = 4,
+}
+
+/// Room for a description of where credentials came from or went (paths, helper names).
+pub const IDP_DESCRIPTION_CAPACITY: usize = 512;
+
 /// What `idp_login` found. Allocate it yourself with `struct_size = sizeof(idp_login_result)`;
 /// it is written only on success.
 #[allow(non_camel_case_types)]
@@ -84,6 +109,12 @@ pub struct idp_login_result {
     pub struct_size: usize,
     /// How the registry authenticated us.
     pub scheme: idp_auth_scheme,
+    /// Where the credentials came from.
+    pub source: idp_credential_source,
+    /// The same in words, NUL-terminated (e.g. "docker config /root/.docker/config.json").
+    pub source_description: [c_char; IDP_DESCRIPTION_CAPACITY],
+    /// Where `save_credentials` stored them, NUL-terminated; empty when not saved.
+    pub saved_to: [c_char; IDP_DESCRIPTION_CAPACITY],
 }
 
 /// Pushes `source` (`oci:DIR[:TAG]` or a directory holding an OCI layout) to `destination`
@@ -108,6 +139,12 @@ pub unsafe extern "C" fn idp_push(
 ) -> idp_status {
     guard(error_message, || {
         let source = required_str(source, "source")?;
+        // Lets the C harness prove that a panic comes back as IDP_STATUS_PANIC; compiled only
+        // with the `test-hooks` feature, never into a release the ABI promises.
+        #[cfg(feature = "test-hooks")]
+        if source == "test-hook:panic" {
+            panic!("forced by the test-hooks feature");
+        }
         let destination = required_str(destination, "destination")?;
         check_result_size(
             result,
@@ -121,21 +158,23 @@ pub unsafe extern "C" fn idp_push(
             tls: settings.tls,
             concurrency: settings.concurrency,
             cancel: settings.cancel,
+            chunk_size: settings.chunk_size,
+            ..Default::default()
         };
         let report = crate::push_blocking(source, destination, &push_options)?;
         if !result.is_null() {
-            let mut digest = [0 as c_char; IDP_DIGEST_CAPACITY];
-            for (slot, byte) in digest
-                .iter_mut()
-                .zip(report.digest.as_str().bytes().take(IDP_DIGEST_CAPACITY - 1))
-            {
-                *slot = byte as c_char;
+            let digest = c_text(report.digest.as_str());
+            // Field by field through the raw pointer: a caller compiled against an older header
+            // has a smaller struct, so no reference to the whole struct may be formed.
+            (*result).digest = digest;
+            (*result).blobs_uploaded = report.blobs_uploaded;
+            (*result).blobs_present = report.blobs_present;
+            (*result).bytes_sent = report.bytes_sent;
+            // Fields added after the first version are written only when there is room.
+            let size = (*result).struct_size;
+            if size >= offset_of!(idp_push_result, blobs_mounted) + size_of::<u64>() {
+                (*result).blobs_mounted = report.blobs_mounted;
             }
-            let out = &mut *result;
-            out.digest = digest;
-            out.blobs_uploaded = report.blobs_uploaded;
-            out.blobs_present = report.blobs_present;
-            out.bytes_sent = report.bytes_sent;
         }
         Ok(())
     })
@@ -162,28 +201,63 @@ pub unsafe extern "C" fn idp_login(
         check_result_size(
             result,
             "result",
-            offset_of!(idp_login_result, scheme) + size_of::<idp_auth_scheme>(),
+            offset_of!(idp_login_result, saved_to) + IDP_DESCRIPTION_CAPACITY,
         )?;
         let settings = read_options(options)?;
-        let future = crate::login(registry, settings.credentials.as_ref(), &settings.tls);
-        let report = match settings.cancel {
-            Some(token) => crate::runtime::block_on(async {
-                tokio::select! {
-                    _ = token.cancelled() => Err(crate::Error::new(crate::ErrorKind::Cancelled, "login cancelled")),
-                    r = future => r,
-                }
-            }),
-            None => crate::runtime::block_on(future),
-        }?;
+        let login_options = crate::LoginOptions {
+            credentials: settings.credentials,
+            tls: settings.tls,
+            save: settings.save_credentials,
+        };
+        let registry = registry.to_string();
+        let cancel = settings.cancel.unwrap_or_default();
+        let report = crate::runtime::block_on(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => Err(crate::Error::new(crate::ErrorKind::Cancelled, "login cancelled")),
+                r = crate::login(&registry, &login_options) => r,
+            }
+        })?;
         if !result.is_null() {
             (*result).scheme = match report.scheme {
                 AuthScheme::None => idp_auth_scheme::None,
                 AuthScheme::Basic => idp_auth_scheme::Basic,
                 AuthScheme::Bearer => idp_auth_scheme::Bearer,
             };
+            (*result).source = match report.source {
+                CredentialSource::Explicit => idp_credential_source::Explicit,
+                CredentialSource::DockerConfig(_) => idp_credential_source::DockerConfig,
+                CredentialSource::CredentialHelper { .. } => {
+                    idp_credential_source::CredentialHelper
+                }
+                CredentialSource::ContainersAuthFile(_) => {
+                    idp_credential_source::ContainersAuthFile
+                }
+                CredentialSource::Anonymous => idp_credential_source::Anonymous,
+            };
+            (*result).source_description = c_text(&report.source.to_string());
+            (*result).saved_to = c_text(
+                &report
+                    .saved_to
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            );
         }
         Ok(())
     })
+}
+
+/// `text` as a NUL-terminated C array, cut short (at a character boundary) if it must be.
+fn c_text<const N: usize>(text: &str) -> [c_char; N] {
+    let mut out = [0 as c_char; N];
+    let mut end = text.len().min(N - 1);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    for (slot, byte) in out.iter_mut().zip(text[..end].bytes()) {
+        *slot = byte as c_char;
+    }
+    out
 }
 
 /// A result struct must be at least as large as the fields this version writes.
@@ -220,6 +294,7 @@ fn progress_adapter(settings: &Settings) -> Option<crate::ProgressFn> {
                 ProgressKind::BlobDone => idp_progress_kind::BlobDone,
                 ProgressKind::BlobSkipped => idp_progress_kind::BlobSkipped,
                 ProgressKind::ManifestPushed => idp_progress_kind::ManifestPushed,
+                ProgressKind::BlobMounted => idp_progress_kind::BlobMounted,
             },
             digest: digest.as_ptr(),
             media_type: media_type.as_ptr(),

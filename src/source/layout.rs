@@ -1,30 +1,127 @@
-//! OCI image layout directories: `oci-layout`, `index.json` and `blobs/sha256/<hex>`.
+//! OCI image layouts: `oci-layout`, `index.json` and `blobs/sha256/<hex>` — in a directory, or
+//! inside a tar archive read in place (an oci-archive, or the layout docker 25+ puts in
+//! `docker save` output). [`Files`] is where a layout's files come from; everything else (tag
+//! selection, manifest verification, nested indexes) is shared.
 
 use super::manifest::{
     parse_index_json, parse_manifest, Descriptor, ImageNode, ManifestBlob, MediaKind,
     MAX_MANIFEST_SIZE,
 };
+use super::tarindex::TarIndex;
 use crate::digest::Digest;
 use crate::error::{io_reason, Error, ErrorKind, Result};
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
 /// Indexes nest (index -> index -> manifest); deeper than this is a cycle or an attack.
 const MAX_NESTING: usize = 8;
 
+/// Where a layout's files come from.
+#[derive(Debug, Clone)]
+pub enum Files {
+    /// A directory.
+    Dir(PathBuf),
+    /// A tar archive, indexed; `kind` names it in messages ("OCI archive", "docker archive").
+    Tar {
+        index: Arc<TarIndex>,
+        kind: &'static str,
+    },
+}
+
+fn missing_entry() -> std::io::Error {
+    std::io::Error::other("no such entry in the archive")
+}
+
+impl Files {
+    /// "OCI layout DIR" or "OCI archive FILE", for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Files::Dir(d) => format!("OCI layout {}", d.display()),
+            Files::Tar { index, kind } => format!("{kind} {}", index.path().display()),
+        }
+    }
+
+    /// The directory or archive path, as shown.
+    fn shown(&self) -> String {
+        match self {
+            Files::Dir(d) => d.display().to_string(),
+            Files::Tar { index, .. } => index.path().display().to_string(),
+        }
+    }
+
+    /// The source syntax that names an image in it, for hints.
+    fn syntax(&self) -> &'static str {
+        match self {
+            Files::Dir(_) => "oci:",
+            Files::Tar { kind, .. } if kind.starts_with("docker") => "docker-archive:",
+            Files::Tar { .. } => "oci-archive:",
+        }
+    }
+
+    fn entry(index: &TarIndex, rel: &str) -> std::io::Result<super::tarindex::TarEntry> {
+        index
+            .lookup(rel)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?
+            .ok_or_else(missing_entry)
+    }
+
+    /// Reads a file that must be small; refuses to read more than `limit` bytes.
+    pub async fn read_small(&self, rel: &str, limit: u64) -> std::io::Result<Vec<u8>> {
+        match self {
+            Files::Dir(root) => read_small(&root.join(rel), limit).await,
+            Files::Tar { index, .. } => {
+                let entry = Self::entry(index, rel)?;
+                index.read_small(&entry, limit).await
+            }
+        }
+    }
+
+    /// The size of a regular file.
+    pub async fn size(&self, rel: &str) -> std::io::Result<u64> {
+        match self {
+            Files::Dir(root) => Ok(tokio::fs::metadata(root.join(rel)).await?.len()),
+            Files::Tar { index, .. } => Ok(Self::entry(index, rel)?.size),
+        }
+    }
+
+    /// A file's bytes from `offset` to its end.
+    pub async fn open_at(
+        &self,
+        rel: &str,
+        offset: u64,
+    ) -> std::io::Result<Box<dyn AsyncRead + Send + Unpin>> {
+        match self {
+            Files::Dir(root) => {
+                let mut file = tokio::fs::File::open(root.join(rel)).await?;
+                if offset > 0 {
+                    file.seek(std::io::SeekFrom::Start(offset)).await?;
+                }
+                Ok(Box::new(file))
+            }
+            Files::Tar { index, .. } => {
+                let entry = Self::entry(index, rel)?;
+                index.open_at(&entry, offset).await
+            }
+        }
+    }
+}
+
 pub struct Layout {
-    root: PathBuf,
+    files: Files,
 }
 
 impl Layout {
-    /// Opens a layout, checking `oci-layout` so that a wrong directory fails with a clear message.
+    /// Opens a layout directory, checking `oci-layout` so that a wrong directory fails with a
+    /// clear message.
     pub async fn open(root: &Path) -> Result<Layout> {
         let shown = root.display();
         match tokio::fs::metadata(root).await {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
                 return Err(Error::invalid_source(format!(
-                    "{shown} is not a directory (an OCI layout is a directory)"
+                    "{shown} is not a directory (an OCI layout is a directory; for a tar of one \
+                     write oci-archive:{shown})"
                 )))
             }
             Err(e) => {
@@ -34,11 +131,18 @@ impl Layout {
                 )))
             }
         }
-        let marker = read_small(&root.join("oci-layout"), 64 * 1024)
+        Self::with_files(Files::Dir(root.to_path_buf())).await
+    }
+
+    /// A layout over files from anywhere, checked by its `oci-layout` file.
+    pub async fn with_files(files: Files) -> Result<Layout> {
+        let marker = files
+            .read_small("oci-layout", 64 * 1024)
             .await
             .map_err(|e| {
                 Error::invalid_source(format!(
-                    "{shown} is not an OCI layout: cannot read its oci-layout file: {}",
+                    "{} is not an OCI layout: cannot read its oci-layout file: {}",
+                    files.shown(),
                     io_reason(&e)
                 ))
             })?;
@@ -49,34 +153,44 @@ impl Layout {
             Some(v) if v.starts_with("1.") => {}
             _ => {
                 return Err(Error::invalid_source(format!(
-                    "{shown}/oci-layout does not declare imageLayoutVersion 1.x"
+                    "{}/oci-layout does not declare imageLayoutVersion 1.x",
+                    files.shown()
                 )))
             }
         }
-        Ok(Layout {
-            root: root.to_path_buf(),
-        })
+        Ok(Layout { files })
     }
 
-    fn blob_path(&self, digest: &Digest) -> PathBuf {
+    pub fn describe(&self) -> String {
+        self.files.describe()
+    }
+
+    fn blob_path(digest: &Digest) -> String {
         // Digest::parse guarantees 64 hex digits, so this cannot leave the layout.
-        self.root.join("blobs").join("sha256").join(digest.hex())
+        format!("blobs/sha256/{}", digest.hex())
+    }
+
+    /// The descriptors of `index.json`.
+    pub async fn entries(&self) -> Result<Vec<Descriptor>> {
+        let bytes = self
+            .files
+            .read_small("index.json", MAX_MANIFEST_SIZE)
+            .await
+            .map_err(|e| {
+                Error::invalid_source(format!(
+                    "cannot read {}/index.json: {}",
+                    self.files.shown(),
+                    io_reason(&e)
+                ))
+            })?;
+        parse_index_json(&bytes, &format!("{}/index.json", self.files.shown()))
     }
 
     /// Picks the image named by `tag`, or the only image when no tag is given.
     pub async fn resolve(&self, tag: Option<&str>) -> Result<ImageNode> {
-        let shown = self.root.display();
-        let index_path = self.root.join("index.json");
-        let bytes = read_small(&index_path, MAX_MANIFEST_SIZE)
-            .await
-            .map_err(|e| {
-                Error::invalid_source(format!(
-                    "cannot read {}: {}",
-                    index_path.display(),
-                    io_reason(&e)
-                ))
-            })?;
-        let entries = parse_index_json(&bytes, &format!("{shown}/index.json"))?;
+        let shown = self.files.shown();
+        let what = self.files.describe();
+        let entries = self.entries().await?;
         let tags: Vec<&str> = entries.iter().filter_map(|d| d.ref_name()).collect();
         let chosen = match tag {
             Some(t) => entries
@@ -84,27 +198,29 @@ impl Layout {
                 .find(|d| d.ref_name() == Some(t))
                 .ok_or_else(|| {
                     Error::invalid_source(format!(
-                        "OCI layout {shown} has no image tagged {t:?} (tags: {})",
+                        "{what} has no image tagged {t:?} (tags: {})",
                         list_or_none(&tags)
                     ))
                 })?,
             None => match entries.as_slice() {
                 [only] => only,
-                [] => {
-                    return Err(Error::invalid_source(format!(
-                        "OCI layout {shown} holds no image"
-                    )))
-                }
+                [] => return Err(Error::invalid_source(format!("{what} holds no image"))),
                 _ => {
                     return Err(Error::invalid_source(format!(
-                        "OCI layout {shown} holds {} images; choose one with oci:{shown}:TAG (tags: {})",
+                        "{what} holds {} images; choose one with {}{shown}:TAG (tags: {})",
                         entries.len(),
+                        self.files.syntax(),
                         list_or_none(&tags)
                     )))
                 }
             },
         };
-        self.load_node(chosen, 0).await
+        self.load(chosen).await
+    }
+
+    /// Reads and verifies the manifest (or index, with everything below it) a descriptor names.
+    pub async fn load(&self, descriptor: &Descriptor) -> Result<ImageNode> {
+        self.load_node(descriptor, 0).await
     }
 
     fn load_node<'a>(
@@ -116,7 +232,7 @@ impl Layout {
             if depth > MAX_NESTING {
                 return Err(Error::invalid_source(format!(
                     "indexes in {} nest deeper than {MAX_NESTING} levels",
-                    self.root.display()
+                    self.files.describe()
                 )));
             }
             let bytes = self.read_manifest(descriptor).await?;
@@ -126,6 +242,7 @@ impl Layout {
                 digest: descriptor.digest.clone(),
                 media_type: parsed.media_type,
                 bytes,
+                platform: descriptor.platform.clone(),
             };
             match parsed.kind {
                 MediaKind::Manifest => Ok(ImageNode::Manifest {
@@ -153,20 +270,35 @@ impl Layout {
                 MAX_MANIFEST_SIZE / (1024 * 1024)
             )));
         }
-        let path = self.blob_path(digest);
-        let bytes = read_small(&path, MAX_MANIFEST_SIZE).await.map_err(|e| {
-            Error::invalid_source(format!(
-                "manifest {digest} is missing from OCI layout {}: {}",
-                self.root.display(),
-                io_reason(&e)
-            ))
-        })?;
+        self.read_blob(descriptor, "manifest", MAX_MANIFEST_SIZE)
+            .await
+    }
+
+    /// Reads a small blob whole (a manifest, a config), checking its size and digest.
+    pub async fn read_blob(
+        &self,
+        descriptor: &Descriptor,
+        what: &str,
+        limit: u64,
+    ) -> Result<Vec<u8>> {
+        let digest = &descriptor.digest;
+        let bytes = self
+            .files
+            .read_small(&Self::blob_path(digest), limit)
+            .await
+            .map_err(|e| {
+                Error::invalid_source(format!(
+                    "{what} {digest} is missing from {}: {}",
+                    self.files.describe(),
+                    io_reason(&e)
+                ))
+            })?;
         if bytes.len() as u64 != descriptor.size {
             return Err(Error::new(
                 ErrorKind::DigestMismatch,
                 format!(
-                    "manifest {digest} in {} is {} bytes, but its descriptor says {}",
-                    self.root.display(),
+                    "{what} {digest} in {} is {} bytes, but its descriptor says {}",
+                    self.files.shown(),
                     bytes.len(),
                     descriptor.size
                 ),
@@ -177,8 +309,8 @@ impl Layout {
             return Err(Error::new(
                 ErrorKind::DigestMismatch,
                 format!(
-                    "manifest {digest} in {} is corrupted: its content hashes to {actual}",
-                    self.root.display()
+                    "{what} {digest} in {} is corrupted: its content hashes to {actual}",
+                    self.files.shown()
                 ),
             ));
         }
@@ -186,23 +318,25 @@ impl Layout {
     }
 
     pub async fn check_blob(&self, descriptor: &Descriptor) -> Result<()> {
-        let path = self.blob_path(&descriptor.digest);
-        let meta = tokio::fs::metadata(&path).await.map_err(|e| {
-            Error::invalid_source(format!(
-                "blob {} is missing from OCI layout {}: {}",
-                descriptor.digest,
-                self.root.display(),
-                io_reason(&e)
-            ))
-        })?;
-        if meta.len() != descriptor.size {
+        let size = self
+            .files
+            .size(&Self::blob_path(&descriptor.digest))
+            .await
+            .map_err(|e| {
+                Error::invalid_source(format!(
+                    "blob {} is missing from {}: {}",
+                    descriptor.digest,
+                    self.files.describe(),
+                    io_reason(&e)
+                ))
+            })?;
+        if size != descriptor.size {
             return Err(Error::new(
                 ErrorKind::DigestMismatch,
                 format!(
-                    "blob {} in {} is {} bytes, but the manifest says {}",
+                    "blob {} in {} is {size} bytes, but the manifest says {}",
                     descriptor.digest,
-                    self.root.display(),
-                    meta.len(),
+                    self.files.shown(),
                     descriptor.size
                 ),
             ));
@@ -210,24 +344,27 @@ impl Layout {
         Ok(())
     }
 
+    /// Opens a blob positioned at `offset` (a resumed upload starts mid-blob).
     pub async fn open_blob(
         &self,
         descriptor: &Descriptor,
+        offset: u64,
     ) -> Result<Box<dyn AsyncRead + Send + Unpin>> {
-        let path = self.blob_path(&descriptor.digest);
-        let file = tokio::fs::File::open(&path).await.map_err(|e| {
-            Error::invalid_source(format!(
-                "cannot open blob {} in {}: {}",
-                descriptor.digest,
-                self.root.display(),
-                io_reason(&e)
-            ))
-        })?;
-        Ok(Box::new(file))
+        self.files
+            .open_at(&Self::blob_path(&descriptor.digest), offset)
+            .await
+            .map_err(|e| {
+                Error::invalid_source(format!(
+                    "cannot read blob {} in {}: {}",
+                    descriptor.digest,
+                    self.files.shown(),
+                    io_reason(&e)
+                ))
+            })
     }
 }
 
-fn list_or_none(tags: &[&str]) -> String {
+pub(crate) fn list_or_none(tags: &[&str]) -> String {
     if tags.is_empty() {
         "none".to_string()
     } else {

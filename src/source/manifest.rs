@@ -4,6 +4,7 @@
 //! descriptors they reference. That is why a few serde structs are enough here (and why they
 //! accept Docker media types as well as OCI ones, which stricter typed crates reject).
 
+use super::platform::Platform;
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use serde::Deserialize;
@@ -13,6 +14,9 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+pub const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
 
 /// The annotation that names an image inside an OCI layout's `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -45,6 +49,8 @@ pub struct Descriptor {
     pub digest: Digest,
     pub size: u64,
     pub annotations: BTreeMap<String, String>,
+    /// The platform an index entry is for, when the index says (and says it well-formed).
+    pub platform: Option<Platform>,
 }
 
 impl Descriptor {
@@ -53,17 +59,32 @@ impl Descriptor {
         let size = u64::try_from(raw.size).map_err(|_| {
             Error::invalid_source(format!("{what}: descriptor {digest} has a negative size"))
         })?;
-        let _ = raw.platform;
+        // A malformed platform only loses the ability to select by it.
+        let platform = raw
+            .platform
+            .and_then(|p| serde_json::from_value::<Platform>(p).ok());
         Ok(Descriptor {
             media_type: raw.media_type,
             digest,
             size,
             annotations: raw.annotations,
+            platform,
         })
     }
 
     pub fn ref_name(&self) -> Option<&str> {
         self.annotations.get(REF_NAME).map(String::as_str)
+    }
+
+    /// A descriptor with no annotations or platform.
+    pub fn new(media_type: &str, digest: Digest, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: media_type.to_string(),
+            digest,
+            size,
+            annotations: BTreeMap::new(),
+            platform: None,
+        }
     }
 
     pub fn kind(&self) -> Option<MediaKind> {
@@ -97,6 +118,8 @@ pub struct ManifestBlob {
     pub digest: Digest,
     pub media_type: String,
     pub bytes: Vec<u8>,
+    /// The platform the index above it gives for it, if any.
+    pub platform: Option<Platform>,
 }
 
 /// What a manifest references: either blobs (an image) or other manifests (an index).
@@ -227,6 +250,24 @@ mod tests {
         assert_eq!(m.kind, MediaKind::Index);
         assert_eq!(m.media_type, OCI_INDEX);
         assert_eq!(m.children.len(), 1);
+    }
+
+    #[test]
+    fn keeps_index_platforms() {
+        let json = format!(
+            r#"{{"schemaVersion":2,"manifests":[
+            {{"digest":"{}","size":5,"mediaType":"{OCI_MANIFEST}","platform":{{"os":"linux","architecture":"arm64","variant":"v8"}}}},
+            {{"digest":"{}","size":5,"mediaType":"{OCI_MANIFEST}","platform":{{"os":"linux"}}}}]}}"#,
+            d('c'),
+            d('d')
+        );
+        let m = parse_manifest(json.as_bytes(), "", "test").unwrap();
+        let p = m.children[0].platform.as_ref().unwrap();
+        assert_eq!(p.to_string(), "linux/arm64/v8");
+        assert_eq!(
+            m.children[1].platform, None,
+            "no architecture: not a usable platform"
+        );
     }
 
     #[test]

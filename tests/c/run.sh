@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the C harness against the static library and runs it under valgrind (zero errors,
-# zero definite/indirect leaks), then checks with skopeo what it pushed.
+# zero definite/indirect leaks) and, built again with ASan and UBSan, natively; then checks with
+# skopeo what both pushed, and runs the example program bin/push-c as a user would.
 # Needs the registry env from tests/support/registry.sh and IDP_TEST_FIXTURES.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,6 +25,15 @@ if [ -s "$out/valgrind.log" ]; then
   echo "valgrind reported:" >&2; cat "$out/valgrind.log" >&2; exit 1
 fi
 
+# The same harness built with AddressSanitizer and UndefinedBehaviorSanitizer, against the debug
+# library with the test-hooks feature (a forced panic must come back as IDP_STATUS_PANIC).
+cargo build --quiet --features test-hooks
+cc -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+  -fno-sanitize-recover=undefined -DIDP_TEST_HOOKS -I"$top/include" "$top/tests/c/harness.c" \
+  "$top/target/debug/libidp_push.a" $NATIVE_LIBS -o "$out/harness-asan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  "$out/harness-asan" | tee "$out/harness-asan.out"
+
 certs=$(mktemp -d); trap 'rm -rf "$certs"' EXIT
 cp "$IDP_TEST_CA" "$certs/ca.crt"
 creds="$IDP_TEST_USERNAME:$IDP_TEST_PASSWORD"
@@ -40,4 +50,25 @@ while read -r word ref; do
       fi
       echo "skopeo: $ref absent, as it should be" ;;
   esac
-done <"$out/harness.out"
+done < <(cat "$out/harness.out" "$out/harness-asan.out")
+
+# The example program, as a user runs it: bin/push-c with env settings.
+dest="$IDP_TEST_REGISTRY/push-c-$$/app:v1"
+out=$(IDP_USERNAME=$IDP_TEST_USERNAME IDP_PASSWORD=$IDP_TEST_PASSWORD IDP_CA_FILE=$IDP_TEST_CA \
+  "$top/bin/push-c" "oci:$IDP_TEST_LAYOUT:v1" "$dest" 2>/dev/null)
+[ "$out" = "$dest@$IDP_TEST_EXPECTED_DIGEST" ] || { echo "push-c printed '$out'" >&2; exit 1; }
+got=$(skopeo inspect --raw --cert-dir "$certs" --creds "$creds" "docker://$dest" | sha256sum | cut -d' ' -f1)
+[ "sha256:$got" = "$IDP_TEST_EXPECTED_DIGEST" ] || { echo "skopeo sees sha256:$got for $dest" >&2; exit 1; }
+echo "push-c: $out, and skopeo agrees"
+
+secret="push-c-wrong-$RANDOM-password"
+set +e
+err=$(IDP_USERNAME=$IDP_TEST_USERNAME IDP_PASSWORD=$secret IDP_CA_FILE=$IDP_TEST_CA \
+  "$top/bin/push-c" "oci:$IDP_TEST_LAYOUT:v1" "$IDP_TEST_REGISTRY/push-c-$$/wrong:v1" 2>&1 >/dev/null)
+rc=$?
+set -e
+[ $rc -eq 1 ] || { echo "push-c with a wrong password exited $rc" >&2; exit 1; }
+[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || { echo "push-c printed more than one line: $err" >&2; exit 1; }
+case $err in *unauthorized*) ;; *) echo "push-c: no 'unauthorized' in: $err" >&2; exit 1 ;; esac
+case $err in *"$secret"*) echo "push-c leaked the password" >&2; exit 1 ;; esac
+echo "push-c: wrong password -> exit 1, one line: $err"

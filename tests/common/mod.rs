@@ -2,6 +2,8 @@
 //! (tests/support/registry.sh) and the fixtures made by tests/support/fixtures.sh.
 #![allow(dead_code)]
 
+pub mod faultproxy;
+
 use idp_push::{Credentials, PushOptions, TlsOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,12 +48,20 @@ impl TestEnv {
         }
     }
 
+    /// Options for the test registry. No blob record: parallel tests push the same blobs to
+    /// other repositories, and mounts would make their counts depend on timing.
     pub fn options(&self) -> PushOptions {
         PushOptions {
             credentials: Some(self.credentials()),
             tls: self.tls(),
+            blob_cache: idp_push::BlobCacheSetting::Off,
             ..Default::default()
         }
+    }
+
+    /// `host:port` of a front of the registry named by an env var set by tests/support/proxy.sh.
+    pub fn proxy(&self, var_name: &str) -> String {
+        var(var_name)
     }
 
     /// A repository no other test, and no earlier run, uses: `host/rust-<run>/<name>`.
@@ -72,12 +82,19 @@ impl TestEnv {
         format!("{}:{tag}", self.repo(repo))
     }
 
-    /// A directory with the CA as skopeo's --cert-dir wants it.
+    /// A directory with the CA as skopeo's --cert-dir wants it, made once per test process
+    /// (rewriting it while another skopeo reads it makes that one fail).
     fn cert_dir(&self) -> PathBuf {
-        let dir = self.state.join("skopeo-certs");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(&self.ca, dir.join("ca.crt")).unwrap();
-        dir
+        static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+        DIR.get_or_init(|| {
+            let dir = self
+                .state
+                .join(format!("skopeo-certs-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(&self.ca, dir.join("ca.crt")).unwrap();
+            dir
+        })
+        .clone()
     }
 
     /// `skopeo inspect --raw`: the manifest bytes as the registry serves them, or the error.

@@ -8,6 +8,15 @@
 # STATE_DIR/env exports IDP_TEST_REGISTRY (host:port), IDP_TEST_CA (CA PEM), IDP_TEST_USERNAME,
 # IDP_TEST_PASSWORD, IDP_TEST_WRONG_CA (a CA that did not sign the server certificate) and
 # IDP_TEST_STATE.
+#
+# Optional variables for `start` (all off by default; the env file is the same either way; not
+# REGISTRY_*, which docker-registry would read as configuration overrides):
+#   IDP_REGISTRY_CLIENT_CA=FILE        require mutual TLS: clients need a certificate signed by FILE
+#   IDP_REGISTRY_CERT_EXPIRED=1        serve a certificate (signed by the test CA) that expired in 2020
+#   IDP_REGISTRY_TOKEN_REALM=URL       distribution's token auth instead of htpasswd, with
+#   IDP_REGISTRY_TOKEN_SERVICE=NAME      the token service's name,
+#   IDP_REGISTRY_TOKEN_ISSUER=NAME       the issuer its tokens carry, and
+#   IDP_REGISTRY_TOKEN_ROOTCERTBUNDLE=FILE  the certificate(s) of the keys that sign them
 set -euo pipefail
 
 cmd=${1:?usage: registry.sh start|stop STATE_DIR}
@@ -31,12 +40,52 @@ start() {
     -subj "/CN=127.0.0.1" -keyout "$state/server.key" -out "$state/server.csr" 2>/dev/null
   printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:gitea.cnoe.localtest.me\nbasicConstraints=CA:FALSE\n' \
     >"$state/server.ext"
-  openssl x509 -req -in "$state/server.csr" -CA "$state/test-ca.crt" -CAkey "$state/test-ca.key" \
-    -CAcreateserial -days 3 -extfile "$state/server.ext" -out "$state/server.crt" 2>/dev/null
+  if [ "${IDP_REGISTRY_CERT_EXPIRED:-}" = 1 ]; then
+    # `openssl x509` of OpenSSL 3.0 cannot set dates in the past; `openssl ca` can.
+    mkdir -p "$state/ca-db"
+    : >"$state/ca-db/index.txt"
+    cat >"$state/ca-db/ca.cnf" <<CNF
+[ca]
+default_ca = test
+[test]
+database = $state/ca-db/index.txt
+new_certs_dir = $state/ca-db
+serial = $state/ca-db/serial
+default_md = sha256
+policy = any
+copy_extensions = none
+[any]
+commonName = supplied
+CNF
+    openssl rand -hex 8 >"$state/ca-db/serial"
+    openssl ca -batch -notext -config "$state/ca-db/ca.cnf" -in "$state/server.csr" \
+      -cert "$state/test-ca.crt" -keyfile "$state/test-ca.key" \
+      -startdate 20200101000000Z -enddate 20200102000000Z \
+      -extfile "$state/server.ext" -out "$state/server.crt" 2>/dev/null
+  else
+    openssl x509 -req -in "$state/server.csr" -CA "$state/test-ca.crt" -CAkey "$state/test-ca.key" \
+      -CAcreateserial -days 3 -extfile "$state/server.ext" -out "$state/server.crt" 2>/dev/null
+  fi
 
   local user=testuser password
   password="pw-$(openssl rand -hex 12)"
   htpasswd -Bbn "$user" "$password" >"$state/htpasswd"
+
+  local client_cas="" auth
+  if [ -n "${IDP_REGISTRY_CLIENT_CA:-}" ]; then
+    client_cas=$'\n    clientcas:\n      - '"$IDP_REGISTRY_CLIENT_CA"
+  fi
+  if [ -n "${IDP_REGISTRY_TOKEN_REALM:-}" ]; then
+    auth="  token:
+    realm: $IDP_REGISTRY_TOKEN_REALM
+    service: ${IDP_REGISTRY_TOKEN_SERVICE:?IDP_REGISTRY_TOKEN_SERVICE is needed with IDP_REGISTRY_TOKEN_REALM}
+    issuer: ${IDP_REGISTRY_TOKEN_ISSUER:?IDP_REGISTRY_TOKEN_ISSUER is needed with IDP_REGISTRY_TOKEN_REALM}
+    rootcertbundle: ${IDP_REGISTRY_TOKEN_ROOTCERTBUNDLE:?IDP_REGISTRY_TOKEN_ROOTCERTBUNDLE is needed with IDP_REGISTRY_TOKEN_REALM}"
+  else
+    auth="  htpasswd:
+    realm: idp-push-test
+    path: $state/htpasswd"
+  fi
 
   local port debug_port
   port=$(free_port)
@@ -56,18 +105,21 @@ http:
   addr: 127.0.0.1:$port
   tls:
     certificate: $state/server.crt
-    key: $state/server.key
+    key: $state/server.key${client_cas}
   debug:
     addr: 127.0.0.1:$debug_port
 auth:
-  htpasswd:
-    realm: idp-push-test
-    path: $state/htpasswd
+${auth}
 YAML
   docker-registry serve "$state/config.yml" >"$state/registry.log" 2>&1 &
   echo $! >"$state/pid"
   for _ in $(seq 1 100); do
-    if curl -s -o /dev/null --cacert "$state/test-ca.crt" "https://127.0.0.1:$port/v2/"; then
+    if [ -n "${IDP_REGISTRY_CLIENT_CA:-}${IDP_REGISTRY_CERT_EXPIRED:-}" ]; then
+      # curl cannot finish these handshakes: wait for the port instead.
+      if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$port" 2>/dev/null; then
+        break
+      fi
+    elif curl -s -o /dev/null --cacert "$state/test-ca.crt" "https://127.0.0.1:$port/v2/"; then
       break
     fi
     if ! kill -0 "$(cat "$state/pid")" 2>/dev/null; then

@@ -1,0 +1,244 @@
+//! Credentials found in docker and containers configuration and helpers, used against the
+//! harness registry (TLS, htpasswd): pushes and logins succeed with them, wrong ones fail
+//! without leaking, and `save` writes what a later resolve finds.
+
+mod credentials_support;
+
+use credentials_support::{
+    assert_secret_free, harness, helper, helper_calls, options, source, tls_with_ca, unique,
+};
+use idp_push::credentials::{resolve_with, save_with, CredentialSource, Environment};
+use idp_push::{login_blocking, push_blocking, AuthScheme, Credentials, ErrorKind, ProgressEvent};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn auth(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    env: Environment,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+        let path = std::env::join_paths(std::iter::once(dir.path().join("bin")).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ))
+        .unwrap();
+        let env = Environment {
+            docker_config_dir: Some(dir.path().join("docker")),
+            containers_auth_files: vec![dir.path().join("auth.json")],
+            path: Some(path),
+            helper_timeout: Duration::from_secs(10),
+        };
+        Setup { dir, env }
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    fn docker_config(&self) -> PathBuf {
+        self.dir.path().join("docker/config.json")
+    }
+
+    fn write_docker(&self, json: serde_json::Value) {
+        std::fs::write(self.docker_config(), json.to_string()).unwrap();
+    }
+}
+
+/// Resolves for the harness registry, pushes with what was found, and checks with a login.
+fn push_with_resolved(setup: &Setup, name: &str) -> CredentialSource {
+    let h = harness();
+    let resolved = resolve_with(&h.registry, None, &setup.env).unwrap();
+    let credentials = resolved.credentials.clone();
+    assert!(credentials.is_some(), "found nothing");
+    let opts = options(credentials.clone(), tls_with_ca(&h.ca));
+    let dest = format!("{}/{}:v1", h.registry, unique(name));
+    let report = push_blocking(&source(), &dest, &opts).unwrap();
+    assert_eq!(report.reference, dest);
+    let login = login_blocking(
+        &h.registry,
+        &idp_push::LoginOptions {
+            credentials: credentials.as_ref().cloned(),
+            tls: opts.tls.clone(),
+            save: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(login.scheme, AuthScheme::Basic);
+    resolved.source
+}
+
+#[test]
+fn docker_config_auths_entry_pushes() {
+    let h = harness();
+    let s = Setup::new();
+    s.write_docker(serde_json::json!({
+        "auths": {
+            format!("https://{}/v1/", h.registry): {"auth": auth(&h.username, &h.password)},
+            "other.example": {"auth": auth("x", "y")},
+        },
+        "psFormat": "table",
+    }));
+    let source = push_with_resolved(&s, "auths");
+    assert_eq!(source, CredentialSource::DockerConfig(s.docker_config()));
+}
+
+#[test]
+fn docker_config_username_password_fields_push() {
+    let h = harness();
+    let s = Setup::new();
+    s.write_docker(serde_json::json!({
+        "auths": {h.registry.clone(): {"username": h.username, "password": h.password}},
+    }));
+    push_with_resolved(&s, "userpass");
+}
+
+#[test]
+fn cred_helpers_entry_pushes() {
+    let h = harness();
+    let s = Setup::new();
+    helper(&s.bin(), "idptest", &h.username, &h.password);
+    s.write_docker(serde_json::json!({
+        "credHelpers": {h.registry.clone(): "idptest"},
+        // Ignored: the registry's helper comes first.
+        "auths": {h.registry.clone(): {"auth": auth(&h.username, "stale-password")}},
+    }));
+    let source = push_with_resolved(&s, "credhelpers");
+    assert_eq!(
+        source.to_string(),
+        "credential helper docker-credential-idptest"
+    );
+    let calls = helper_calls(&s.bin(), "idptest");
+    assert!(!calls.is_empty());
+    assert!(calls
+        .iter()
+        .all(|(action, input)| action == "get" && *input == h.registry));
+}
+
+#[test]
+fn creds_store_pushes() {
+    let h = harness();
+    let s = Setup::new();
+    helper(&s.bin(), "idpstore", &h.username, &h.password);
+    s.write_docker(serde_json::json!({
+        "credsStore": "idpstore",
+        "auths": {h.registry.clone(): {}},
+    }));
+    let source = push_with_resolved(&s, "credsstore");
+    assert_eq!(
+        source.to_string(),
+        "credential helper docker-credential-idpstore"
+    );
+}
+
+#[test]
+fn containers_auth_file_pushes() {
+    let h = harness();
+    let s = Setup::new();
+    s.write_docker(serde_json::json!({"auths": {}}));
+    std::fs::write(
+        s.dir.path().join("auth.json"),
+        serde_json::json!({"auths": {h.registry.clone(): {"auth": auth(&h.username, &h.password)}}})
+            .to_string(),
+    )
+    .unwrap();
+    let source = push_with_resolved(&s, "containers");
+    assert_eq!(
+        source,
+        CredentialSource::ContainersAuthFile(s.dir.path().join("auth.json"))
+    );
+}
+
+#[test]
+fn wrong_password_from_a_helper_fails_without_leaking() {
+    let h = harness();
+    let s = Setup::new();
+    let secret = "helper-wrong-Pa55-b7c1e";
+    helper(&s.bin(), "idpwrong", &h.username, secret);
+    s.write_docker(serde_json::json!({"credHelpers": {h.registry.clone(): "idpwrong"}}));
+    let resolved = resolve_with(&h.registry, None, &s.env).unwrap();
+    let events: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = events.clone();
+    let opts = idp_push::PushOptions {
+        progress: Some(Arc::new(move |e: &ProgressEvent| {
+            sink.lock().unwrap().push(format!("{e:?}"))
+        })),
+        ..options(resolved.credentials.clone(), tls_with_ca(&h.ca))
+    };
+    let err = push_blocking(
+        &source(),
+        &format!("{}/{}:v1", h.registry, unique("wrong-helper")),
+        &opts,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    let login = login_blocking(
+        &h.registry,
+        &idp_push::LoginOptions {
+            credentials: resolved.credentials.as_ref().cloned(),
+            tls: opts.tls.clone(),
+            save: false,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(login.kind(), ErrorKind::Unauthorized);
+    let mut outputs = vec![
+        err.to_string(),
+        format!("{err:?}"),
+        login.to_string(),
+        format!("{login:?}"),
+        format!("{opts:?}"),
+        format!("{resolved:?}"),
+        resolved.source.to_string(),
+    ];
+    outputs.extend(events.lock().unwrap().iter().cloned());
+    assert_secret_free(secret, &outputs);
+}
+
+#[test]
+fn anonymous_push_is_refused_and_says_so() {
+    let h = harness();
+    let s = Setup::new();
+    let resolved = resolve_with(&h.registry, None, &s.env).unwrap();
+    assert_eq!(resolved.source, CredentialSource::Anonymous);
+    let err = push_blocking(
+        &source(),
+        &format!("{}/{}:v1", h.registry, unique("anonymous")),
+        &options(resolved.credentials, tls_with_ca(&h.ca)),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    assert!(err.message().contains("none were given"), "{err}");
+}
+
+#[test]
+fn verified_credentials_saved_like_docker_login_are_found_again() {
+    let h = harness();
+    let s = Setup::new();
+    let credentials = Credentials::new(&h.username, &h.password);
+    login_blocking(
+        &h.registry,
+        &idp_push::LoginOptions {
+            credentials: Some(credentials.clone()),
+            tls: tls_with_ca(&h.ca),
+            save: false,
+        },
+    )
+    .unwrap();
+    let saved = save_with(&h.registry, &credentials, &s.env).unwrap();
+    assert_eq!(
+        saved.to_string(),
+        format!("docker config {}", s.docker_config().display())
+    );
+    let source = push_with_resolved(&s, "saved");
+    assert_eq!(source, CredentialSource::DockerConfig(s.docker_config()));
+}

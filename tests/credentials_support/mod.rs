@@ -1,0 +1,310 @@
+//! Shared setup of the credentials and trust tests: the harness registry (env vars set by
+//! `make test`), extra registries and token services started here and stopped on drop, test
+//! credential helpers, and child test processes with an environment of their own.
+#![allow(dead_code)]
+
+use idp_push::{PushOptions, TlsOptions};
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn support(script: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(script)
+}
+
+/// An env var the harness must set; a missing one fails the test loudly.
+pub fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the integration tests through `make test` (scripts/test.sh), which starts the registry and makes the fixtures")
+    })
+}
+
+/// The harness registry (tests/support/registry.sh, started by scripts/test.sh).
+pub struct Harness {
+    pub registry: String,
+    pub ca: PathBuf,
+    pub wrong_ca: PathBuf,
+    pub username: String,
+    pub password: String,
+    pub state: PathBuf,
+}
+
+pub fn harness() -> Harness {
+    Harness {
+        registry: var("IDP_TEST_REGISTRY"),
+        ca: var("IDP_TEST_CA").into(),
+        wrong_ca: var("IDP_TEST_WRONG_CA").into(),
+        username: var("IDP_TEST_USERNAME"),
+        password: var("IDP_TEST_PASSWORD"),
+        state: var("IDP_TEST_STATE").into(),
+    }
+}
+
+/// `oci:<fixtures>/layout:v1`, made by tests/support/fixtures.sh.
+pub fn source() -> String {
+    format!("oci:{}/layout:v1", var("IDP_TEST_FIXTURES"))
+}
+
+/// A repository path no other test or run uses.
+pub fn unique(name: &str) -> String {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        format!("{}-{nanos}", std::process::id())
+    });
+    format!("creds-{run}/{name}")
+}
+
+pub fn tls_with_ca(ca: &Path) -> TlsOptions {
+    TlsOptions {
+        ca_file: Some(ca.to_path_buf()),
+        ..Default::default()
+    }
+}
+
+pub fn options(credentials: Option<idp_push::Credentials>, tls: TlsOptions) -> PushOptions {
+    PushOptions {
+        credentials,
+        tls,
+        ..Default::default()
+    }
+}
+
+fn parse_env_file(path: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn run_script(script: &str, args: &[&str], envs: &[(&str, &str)]) {
+    let out = Command::new("bash")
+        .arg(support(script))
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A registry of our own (tests/support/registry.sh with optional settings), stopped on drop.
+pub struct Registry {
+    pub dir: tempfile::TempDir,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Registry {
+    pub fn start(options: &[(&str, &str)]) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("registry");
+        run_script("registry.sh", &["start", state.to_str().unwrap()], options);
+        let env = parse_env_file(&state.join("env"));
+        Registry { dir, env }
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.env["IDP_TEST_REGISTRY"]
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.env["IDP_TEST_CA"].clone().into()
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.env["IDP_TEST_STATE"].clone().into()
+    }
+
+    pub fn credentials(&self) -> idp_push::Credentials {
+        idp_push::Credentials::new(
+            &self.env["IDP_TEST_USERNAME"],
+            &self.env["IDP_TEST_PASSWORD"],
+        )
+    }
+
+    pub fn dest(&self, name: &str) -> String {
+        format!("{}/{}:v1", self.addr(), unique(name))
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let state = self.dir.path().join("registry");
+        let _ = Command::new("bash")
+            .arg(support("registry.sh"))
+            .args(["stop", state.to_str().unwrap()])
+            .output();
+    }
+}
+
+/// tests/support/token-service.sh, stopped on drop.
+pub struct TokenService {
+    pub dir: tempfile::TempDir,
+    pub env: BTreeMap<String, String>,
+}
+
+impl TokenService {
+    pub fn start() -> TokenService {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("token");
+        run_script("token-service.sh", &["start", state.to_str().unwrap()], &[]);
+        let env = parse_env_file(&state.join("env"));
+        TokenService { dir, env }
+    }
+
+    /// A registry whose token realm is `realm_var` (IDP_TOKEN_REALM or IDP_TOKEN_REALM_GET_ONLY).
+    pub fn registry(&self, realm_var: &str) -> Registry {
+        Registry::start(&[
+            ("IDP_REGISTRY_TOKEN_REALM", &self.env[realm_var]),
+            ("IDP_REGISTRY_TOKEN_SERVICE", &self.env["IDP_TOKEN_SERVICE"]),
+            ("IDP_REGISTRY_TOKEN_ISSUER", &self.env["IDP_TOKEN_ISSUER"]),
+            (
+                "IDP_REGISTRY_TOKEN_ROOTCERTBUNDLE",
+                &self.env["IDP_TOKEN_ROOTCERTBUNDLE"],
+            ),
+        ])
+    }
+
+    /// The requests the service saw, one JSON object each (no secrets in them).
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.env["IDP_TOKEN_LOG"])
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for TokenService {
+    fn drop(&mut self) {
+        let state = self.dir.path().join("token");
+        let _ = Command::new("bash")
+            .arg(support("token-service.sh"))
+            .args(["stop", state.to_str().unwrap()])
+            .output();
+    }
+}
+
+/// A PEM bundle of several CA certificates.
+pub fn bundle(dir: &Path, name: &str, cas: &[&Path]) -> PathBuf {
+    let path = dir.join(name);
+    let mut text = String::new();
+    for ca in cas {
+        text += &std::fs::read_to_string(ca).unwrap();
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// tests/support/certs.sh
+pub fn certs(args: &[&str]) {
+    run_script("certs.sh", args, &[]);
+}
+
+/// Writes an executable shell script `dir/name`.
+pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// A credential helper `docker-credential-<name>` in `dir` that records each call's action and
+/// stdin in `dir/<name>.calls` and answers `get` with `user`/`secret` (or "not found" when
+/// `user` is empty).
+pub fn helper(dir: &Path, name: &str, user: &str, secret: &str) -> PathBuf {
+    let calls = dir.join(format!("{name}.calls"));
+    let answer = if user.is_empty() {
+        "echo 'credentials not found in native keychain'; exit 1".to_string()
+    } else {
+        format!(
+            r#"printf '{{"ServerURL":"%s","Username":"{user}","Secret":"{secret}"}}\n' "$input""#
+        )
+    };
+    script(
+        dir,
+        &format!("docker-credential-{name}"),
+        &format!(
+            r#"input=$(cat)
+printf '%s %s\n' "$1" "$input" >>'{calls}'
+case "$1" in
+  get) {answer} ;;
+  store) exit 0 ;;
+  *) echo "unknown action $1" >&2; exit 1 ;;
+esac"#,
+            calls = calls.display()
+        ),
+    )
+}
+
+/// What the helper `name` in `dir` was called with: `(action, stdin)` per call.
+pub fn helper_calls(dir: &Path, name: &str) -> Vec<(String, String)> {
+    std::fs::read_to_string(dir.join(format!("{name}.calls")))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let (a, i) = l.split_once(' ').unwrap_or((l, ""));
+            (a.to_string(), i.to_string())
+        })
+        .collect()
+}
+
+/// Runs the test `name` of this test binary in a child process with `envs` added, and fails
+/// when it fails. For code paths that read the process environment (certs.d, SSL_CERT_FILE),
+/// without changing this process's environment under parallel tests.
+pub fn run_child(name: &str, envs: &[(&str, &str)]) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            name,
+            "--exact",
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("IDP_TEST_CHILD", name)
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "child test {name} failed:\n{text}"
+    );
+}
+
+/// In a child test: the value the parent passed, or `None` when run on its own (then the test
+/// has nothing to do: its parent is the real test).
+pub fn child_var(test: &str, name: &str) -> Option<String> {
+    if std::env::var("IDP_TEST_CHILD").ok().as_deref() != Some(test) {
+        eprintln!("{test} runs only as a child of its parent test");
+        return None;
+    }
+    Some(var(name))
+}
+
+/// Fails when `secret` appears in any of `outputs`.
+pub fn assert_secret_free(secret: &str, outputs: &[String]) {
+    for (i, output) in outputs.iter().enumerate() {
+        assert!(
+            !output.contains(secret),
+            "output #{i} leaks a secret (output withheld)"
+        );
+    }
+}

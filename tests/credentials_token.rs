@@ -1,0 +1,230 @@
+//! Token auth against a real distribution registry configured with `auth: token:` and the test
+//! token service (tests/support/token-service.sh): user name and password (GET with Basic), an
+//! identity token (OAuth2 refresh token, `POST realm`), and a Gitea-like realm that refuses the
+//! POST so the identity token goes as a password on GET.
+
+mod credentials_support;
+
+use credentials_support::{
+    assert_secret_free, bundle, helper, options, source, Registry, TokenService,
+};
+use idp_push::credentials::{resolve_with, CredentialSource, Environment};
+use idp_push::{
+    login_blocking, push_blocking, AuthScheme, Credentials, ErrorKind, ProgressEvent, PushOptions,
+};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Trusts both the registry's CA and the token service's.
+fn tls(registry: &Registry, service: &TokenService) -> idp_push::TlsOptions {
+    let pem = bundle(
+        registry.dir.path(),
+        "cas.pem",
+        &[
+            &registry.ca(),
+            std::path::Path::new(&service.env["IDP_TOKEN_CA"]),
+        ],
+    );
+    credentials_support::tls_with_ca(&pem)
+}
+
+fn env_with_docker_config(dir: &std::path::Path, config: serde_json::Value) -> Environment {
+    std::fs::create_dir_all(dir.join("docker")).unwrap();
+    std::fs::write(dir.join("docker/config.json"), config.to_string()).unwrap();
+    Environment {
+        docker_config_dir: Some(dir.join("docker")),
+        containers_auth_files: Vec::new(),
+        path: Some(
+            std::env::join_paths(
+                std::iter::once(dir.join("bin")).chain(std::env::split_paths(
+                    &std::env::var_os("PATH").unwrap_or_default(),
+                )),
+            )
+            .unwrap(),
+        ),
+        helper_timeout: Duration::from_secs(10),
+    }
+}
+
+#[test]
+fn password_gets_a_token_with_basic() {
+    let service = TokenService::start();
+    let registry = service.registry("IDP_TOKEN_REALM");
+    let creds = Credentials::new(
+        &service.env["IDP_TOKEN_USERNAME"],
+        &service.env["IDP_TOKEN_PASSWORD"],
+    );
+    let tls = tls(&registry, &service);
+    let login = login_blocking(
+        registry.addr(),
+        &idp_push::LoginOptions {
+            credentials: Some(creds.clone()),
+            tls: tls.clone(),
+            save: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(login.scheme, AuthScheme::Bearer);
+    push_blocking(
+        &source(),
+        &registry.dest("password"),
+        &options(Some(creds), tls),
+    )
+    .unwrap();
+    let requests = service.requests();
+    assert!(!requests.is_empty());
+    assert!(requests
+        .iter()
+        .all(|r| r["method"] == "GET" && r["auth"] == "basic" && r["ok"] == true));
+    // The push asked for the repository scope.
+    assert!(requests.iter().any(|r| r["scope"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s.as_str().unwrap().ends_with(":pull,push"))));
+}
+
+#[test]
+fn identity_token_from_docker_config_uses_the_refresh_grant() {
+    let service = TokenService::start();
+    let registry = service.registry("IDP_TOKEN_REALM");
+    let dir = tempfile::tempdir().unwrap();
+    let refresh = service.env["IDP_TOKEN_REFRESH_TOKEN"].clone();
+    let env = env_with_docker_config(
+        dir.path(),
+        serde_json::json!({"auths": {registry.addr(): {"auth": "dG9rZW51c2VyOg==", "identitytoken": refresh}}}),
+    );
+    let resolved = resolve_with(registry.addr(), None, &env).unwrap();
+    assert_eq!(
+        resolved.source,
+        CredentialSource::DockerConfig(dir.path().join("docker/config.json"))
+    );
+    let creds = resolved.credentials.clone().unwrap();
+    assert!(creds.identity_token.is_some());
+    let tls = tls(&registry, &service);
+
+    let events: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = events.clone();
+    let opts = PushOptions {
+        progress: Some(Arc::new(move |e: &ProgressEvent| {
+            sink.lock().unwrap().push(format!("{e:?}"))
+        })),
+        ..options(Some(creds.clone()), tls.clone())
+    };
+    push_blocking(&source(), &registry.dest("identity"), &opts).unwrap();
+    let login = login_blocking(
+        registry.addr(),
+        &idp_push::LoginOptions {
+            credentials: Some(creds.clone()),
+            tls: tls.clone(),
+            save: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(login.scheme, AuthScheme::Bearer);
+
+    let requests = service.requests();
+    assert!(!requests.is_empty());
+    for r in &requests {
+        assert_eq!(r["method"], "POST", "{r}");
+        assert_eq!(r["grant_type"], "refresh_token", "{r}");
+        assert_eq!(r["client_id"], "idp-push", "{r}");
+        assert_eq!(
+            r["service"],
+            service.env["IDP_TOKEN_SERVICE"].as_str(),
+            "{r}"
+        );
+        assert_eq!(
+            r["content_type"], "application/x-www-form-urlencoded",
+            "{r}"
+        );
+        assert_eq!(r["ok"], true, "{r}");
+    }
+    let mut outputs = vec![
+        format!("{opts:?}"),
+        format!("{resolved:?}"),
+        format!("{login:?}"),
+    ];
+    outputs.extend(events.lock().unwrap().iter().cloned());
+    assert_secret_free(&refresh, &outputs);
+}
+
+#[test]
+fn wrong_identity_token_is_refused_without_leaking() {
+    let service = TokenService::start();
+    let registry = service.registry("IDP_TOKEN_REALM");
+    let secret = "refresh-WRONG-5e1d2c";
+    let creds = Credentials::with_identity_token("tokenuser", secret);
+    let tls = tls(&registry, &service);
+    let opts = options(Some(creds.clone()), tls.clone());
+    let err = push_blocking(&source(), &registry.dest("wrong-identity"), &opts).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    assert!(
+        err.message().contains("identity token was refused"),
+        "{err}"
+    );
+    let login = login_blocking(
+        registry.addr(),
+        &idp_push::LoginOptions {
+            credentials: Some(creds.clone()),
+            tls: tls.clone(),
+            save: false,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(login.kind(), ErrorKind::Unauthorized, "{login}");
+    assert_secret_free(
+        secret,
+        &[
+            err.to_string(),
+            format!("{err:?}"),
+            login.to_string(),
+            format!("{login:?}"),
+            format!("{opts:?}"),
+            format!("{creds:?}"),
+        ],
+    );
+    assert!(service
+        .requests()
+        .iter()
+        .all(|r| r["method"] == "POST" && r["ok"] == false));
+}
+
+#[test]
+fn gitea_like_realm_without_post_takes_the_identity_token_on_get() {
+    let service = TokenService::start();
+    let registry = service.registry("IDP_TOKEN_REALM_GET_ONLY");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+    let refresh = service.env["IDP_TOKEN_REFRESH_TOKEN"].clone();
+    // From a credential helper that answers with docker's `<token>` user name.
+    helper(&dir.path().join("bin"), "idptoken", "<token>", &refresh);
+    let env = env_with_docker_config(
+        dir.path(),
+        serde_json::json!({"credHelpers": {registry.addr(): "idptoken"}}),
+    );
+    let resolved = resolve_with(registry.addr(), None, &env).unwrap();
+    assert_eq!(
+        resolved.source.to_string(),
+        "credential helper docker-credential-idptoken"
+    );
+    let creds = resolved.credentials.clone().unwrap();
+    let tls = tls(&registry, &service);
+    push_blocking(
+        &source(),
+        &registry.dest("gitea-like"),
+        &options(Some(creds), tls),
+    )
+    .unwrap();
+    let requests = service.requests();
+    assert!(requests
+        .iter()
+        .any(|r| r["method"] == "POST" && r["path"] == "/get-only/token"));
+    assert!(requests
+        .iter()
+        .any(|r| r["method"] == "GET" && r["auth"] == "basic" && r["ok"] == true));
+    assert!(requests
+        .iter()
+        .all(|r| r["method"] == "POST" || r["ok"] == true));
+    assert_secret_free(&refresh, &[format!("{resolved:?}")]);
+}

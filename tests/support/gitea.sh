@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# A real Gitea with its container registry, shaped like IDPBuilder's: Gitea on plain HTTP behind
+# nginx standing in for ingress-nginx (TLS with a self-signed CA for gitea.cnoe.localtest.me,
+# a request body limit), admin user giteaAdmin made from the command line.
+#
+#   tests/support/gitea.sh build              # builds the cached binary if it is missing
+#   tests/support/gitea.sh start STATE_DIR    # writes STATE_DIR/env (source it)
+#   tests/support/gitea.sh stop STATE_DIR
+#
+# The binary is built from Gitea's Go module (go install refuses it: its go.mod has replace
+# directives) into $IDP_GITEA_CACHE (default ~/.cache/idp-push), once. A first build takes
+# about 10 minutes on 2 cores. IDPBuilder deploys 1.24.3, which the Go module proxy here does
+# not serve; GITEA_VERSION picks the closest it does.
+#
+# STATE_DIR/env exports IDP_GITEA_REGISTRY (gitea.cnoe.localtest.me:PORT), IDP_GITEA_CA,
+# IDP_GITEA_USERNAME (giteaAdmin), IDP_GITEA_PASSWORD, IDP_GITEA_BODY_LIMIT.
+set -euo pipefail
+cmd=${1:?usage: gitea.sh build|start|stop [STATE_DIR]}
+GITEA_VERSION=${GITEA_VERSION:-v1.26.0}
+cache=${IDP_GITEA_CACHE:-$HOME/.cache/idp-push}
+binary=$cache/gitea-$GITEA_VERSION
+assets=$cache/gitea-$GITEA_VERSION-assets
+HOST=gitea.cnoe.localtest.me
+BODY_LIMIT=${GITEA_BODY_LIMIT:-64m}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+build() {
+  [ -x "$binary" ] && [ -d "$assets/options" ] && return 0
+  mkdir -p "$cache"
+  local dir src
+  dir=$(go mod download -json "code.gitea.io/gitea@$GITEA_VERSION" | jq -r '.Dir // empty')
+  [ -n "$dir" ] || { echo "the Go module proxy does not serve code.gitea.io/gitea@$GITEA_VERSION" >&2; exit 1; }
+  # Without the `bindata` tag (which needs the web front end built with npm) Gitea reads its
+  # locales and templates from STATIC_ROOT_PATH; the registry API needs nothing else.
+  rm -rf "$assets" && mkdir -p "$assets"
+  cp -r "$dir/options" "$dir/templates" "$assets/"
+  chmod -R u+w "$assets"
+  [ -x "$binary" ] && return 0
+  src=$(mktemp -d "$cache/gitea-src.XXXXXX")
+  cp -r "$dir/." "$src"
+  chmod -R u+w "$src"
+  echo "building Gitea $GITEA_VERSION (about 10 minutes the first time)" >&2
+  (cd "$src" && GOFLAGS=-mod=mod go build -tags 'sqlite sqlite_unlock_notify' -o "$binary.tmp" .)
+  mv "$binary.tmp" "$binary"
+  rm -rf "$src"
+}
+
+start() {
+  local state=$1
+  build
+  mkdir -p "$state"
+  state=$(cd "$state" && pwd)
+  # *.localtest.me resolves to 127.0.0.1 through public DNS; without a network, say it here.
+  grep -q "[[:space:]]$HOST\$" /etc/hosts || echo "127.0.0.1 $HOST cnoe.localtest.me" >>/etc/hosts
+
+  # The CA and certificate, as IDPBuilder makes them: ECDSA P-256, names for cnoe.localtest.me.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3 \
+    -subj "/CN=idp-push test CA" -keyout "$state/ca.key" -out "$state/ca.crt" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=cnoe.localtest.me" \
+    -keyout "$state/tls.key" -out "$state/tls.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:cnoe.localtest.me,DNS:*.cnoe.localtest.me,IP:127.0.0.1\n' >"$state/ext"
+  openssl x509 -req -in "$state/tls.csr" -CA "$state/ca.crt" -CAkey "$state/ca.key" -CAcreateserial \
+    -days 3 -extfile "$state/ext" -out "$state/tls.crt" 2>/dev/null
+
+  local http_port tls_port password
+  http_port=$(free_port)
+  tls_port=$(free_port)
+  password="gitea-$(openssl rand -hex 10)"
+  mkdir -p "$state/data" "$state/custom/conf" "$state/nginx-tmp"
+  cat >"$state/custom/conf/app.ini" <<INI
+APP_NAME = idp-push test Gitea
+RUN_MODE = prod
+I_AM_BEING_UNSAFE_RUNNING_AS_ROOT = true
+WORK_PATH = $state/data
+[server]
+PROTOCOL = http
+HTTP_ADDR = 127.0.0.1
+HTTP_PORT = $http_port
+DOMAIN = $HOST
+ROOT_URL = https://$HOST:$tls_port/
+STATIC_ROOT_PATH = $assets
+DISABLE_SSH = true
+OFFLINE_MODE = true
+LFS_START_SERVER = false
+[database]
+DB_TYPE = sqlite3
+PATH = $state/data/gitea.db
+[security]
+INSTALL_LOCK = true
+[service]
+DISABLE_REGISTRATION = true
+[packages]
+ENABLED = true
+[repository]
+ROOT = $state/data/repos
+[log]
+MODE = file
+LEVEL = Warn
+ROOT_PATH = $state/log
+[cron]
+ENABLED = false
+[indexer]
+REPO_INDEXER_ENABLED = false
+INI
+  export I_AM_BEING_UNSAFE_RUNNING_AS_ROOT=true GITEA_WORK_DIR=$state/data GITEA_CUSTOM=$state/custom
+  "$binary" --config "$state/custom/conf/app.ini" migrate >"$state/migrate.log" 2>&1
+  "$binary" --config "$state/custom/conf/app.ini" admin user create --admin --username giteaAdmin \
+    --password "$password" --email giteaadmin@cnoe.localtest.me --must-change-password=false \
+    >"$state/user.log" 2>&1
+  "$binary" --config "$state/custom/conf/app.ini" web >"$state/gitea.log" 2>&1 &
+  echo $! >"$state/gitea.pid"
+
+  # Run as root, nginx's workers would drop to "nobody", which cannot write request bodies into
+  # a state directory that only root may enter.
+  local nginx_user=""
+  [ "$(id -u)" -eq 0 ] && nginx_user="user root;"
+  cat >"$state/nginx.conf" <<CONF
+daemon off;
+$nginx_user
+worker_processes 1;
+pid $state/nginx.pid;
+error_log $state/nginx-error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $state/nginx-tmp/body;
+  proxy_temp_path $state/nginx-tmp/proxy;
+  fastcgi_temp_path $state/nginx-tmp/fastcgi;
+  uwsgi_temp_path $state/nginx-tmp/uwsgi;
+  scgi_temp_path $state/nginx-tmp/scgi;
+  server {
+    listen 127.0.0.1:$tls_port ssl;
+    server_name $HOST;
+    ssl_certificate $state/tls.crt;
+    ssl_certificate_key $state/tls.key;
+    # ingress-nginx's proxy-body-size for Gitea is 1024m; smaller here so big layers need chunks.
+    client_max_body_size $BODY_LIMIT;
+    location / {
+      proxy_pass http://127.0.0.1:$http_port;
+      proxy_http_version 1.1;
+      proxy_set_header Host \$host:$tls_port;
+      proxy_set_header X-Forwarded-Proto https;
+      proxy_set_header X-Real-IP \$remote_addr;
+      proxy_read_timeout 300s;
+    }
+  }
+}
+CONF
+  nginx -c "$state/nginx.conf" -e "$state/nginx-error.log" >"$state/nginx.out" 2>&1 &
+  echo $! >"$state/nginx.pid.run"
+
+  for _ in $(seq 1 300); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$state/ca.crt" "https://$HOST:$tls_port/v2/" || true)
+    [ "$code" = 401 ] && break
+    if ! kill -0 "$(cat "$state/gitea.pid")" 2>/dev/null; then
+      echo "gitea exited; log:" >&2; tail -n 20 "$state/gitea.log" "$state/log/"*.log >&2 || true; exit 1
+    fi
+    sleep 0.2
+  done
+  [ "$code" = 401 ] || { echo "gitea did not answer on /v2/ (last: $code)" >&2; exit 1; }
+  cat >"$state/env" <<ENV
+export IDP_GITEA_STATE=$state
+export IDP_GITEA_REGISTRY=$HOST:$tls_port
+export IDP_GITEA_CA=$state/ca.crt
+export IDP_GITEA_USERNAME=giteaAdmin
+export IDP_GITEA_PASSWORD=$password
+export IDP_GITEA_BODY_LIMIT=$BODY_LIMIT
+ENV
+  echo "gitea $GITEA_VERSION on https://$HOST:$tls_port (nginx, body limit $BODY_LIMIT) -> 127.0.0.1:$http_port"
+}
+
+stop() {
+  local state=$1 f
+  for f in nginx.pid.run gitea.pid; do
+    [ -f "$state/$f" ] && kill "$(cat "$state/$f")" 2>/dev/null || true
+    rm -f "$state/$f"
+  done
+}
+
+case "$cmd" in
+  build) build ;;
+  start) start "${2:?state dir}" ;;
+  stop) stop "${2:?state dir}" ;;
+  *) echo "usage: gitea.sh build|start|stop [STATE_DIR]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# An nginx reverse proxy in front of the test registry, standing in for ingress-nginx: TLS with
+# the registry's certificate, and a request body limit (`client_max_body_size`).
+#
+#   tests/support/proxy.sh start STATE_DIR REGISTRY_STATE_DIR MAX_BODY   # e.g. 16m
+#   tests/support/proxy.sh stop STATE_DIR
+#
+# Writes STATE_DIR/env exporting IDP_TEST_PROXY (127.0.0.1:port, the body-limited front), and
+# IDP_TEST_PROXY_429 / IDP_TEST_PROXY_503: fronts rate-limited to 4 requests a second (bursts of 4) that
+# answer excess requests with 429 + Retry-After: 1, or with 503.
+set -euo pipefail
+cmd=${1:?usage: proxy.sh start|stop STATE_DIR [REGISTRY_STATE_DIR MAX_BODY]}
+state=${2:?usage}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+start() {
+  local registry_state=${3:?registry state dir} max_body=${4:?max body size, e.g. 16m}
+  mkdir -p "$state"
+  state=$(cd "$state" && pwd)
+  # shellcheck disable=SC1091
+  . "$registry_state/env"
+  local port port429 port503
+  port=$(free_port); port429=$(free_port); port503=$(free_port)
+  mkdir -p "$state/tmp"
+  # Run as root, nginx's workers would drop to "nobody", which cannot write request bodies into
+  # a state directory that only root may enter.
+  local nginx_user=""
+  [ "$(id -u)" -eq 0 ] && nginx_user="user root;"
+  cat >"$state/nginx.conf" <<CONF
+daemon off;
+$nginx_user
+worker_processes 1;
+pid $state/nginx.pid;
+error_log $state/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $state/tmp/body;
+  proxy_temp_path $state/tmp/proxy;
+  fastcgi_temp_path $state/tmp/fastcgi;
+  uwsgi_temp_path $state/tmp/uwsgi;
+  scgi_temp_path $state/tmp/scgi;
+  # Rate-limited fronts, for retry tests: excess requests get 429 with Retry-After, or 503.
+  limit_req_zone \$binary_remote_addr zone=slow429:1m rate=4r/s;
+  limit_req_zone \$binary_remote_addr zone=slow503:1m rate=4r/s;
+  server {
+    listen 127.0.0.1:$port429 ssl;
+    ssl_certificate $registry_state/server.crt;
+    ssl_certificate_key $registry_state/server.key;
+    client_max_body_size 0;
+    limit_req zone=slow429 burst=4 nodelay;
+    limit_req_status 429;
+    error_page 429 = @too_many;
+    location @too_many { add_header Retry-After 1 always; return 429; }
+    location / {
+      proxy_pass https://$IDP_TEST_REGISTRY;
+      proxy_ssl_verify off;
+      proxy_http_version 1.1;
+      proxy_request_buffering off;
+      proxy_set_header Host \$http_host;
+    }
+  }
+  server {
+    listen 127.0.0.1:$port503 ssl;
+    ssl_certificate $registry_state/server.crt;
+    ssl_certificate_key $registry_state/server.key;
+    client_max_body_size 0;
+    limit_req zone=slow503 burst=4 nodelay;
+    limit_req_status 503;
+    location / {
+      proxy_pass https://$IDP_TEST_REGISTRY;
+      proxy_ssl_verify off;
+      proxy_http_version 1.1;
+      proxy_request_buffering off;
+      proxy_set_header Host \$http_host;
+    }
+  }
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_certificate $registry_state/server.crt;
+    ssl_certificate_key $registry_state/server.key;
+    # As ingress-nginx sets it for Gitea (proxy-body-size), but small.
+    client_max_body_size $max_body;
+    location / {
+      proxy_pass https://$IDP_TEST_REGISTRY;
+      proxy_ssl_verify off;
+      proxy_http_version 1.1;
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-Proto https;
+      proxy_read_timeout 300s;
+      proxy_send_timeout 300s;
+    }
+  }
+}
+CONF
+  nginx -c "$state/nginx.conf" -e "$state/error.log" >"$state/nginx.out" 2>&1 &
+  echo $! >"$state/pid"
+  for _ in $(seq 1 50); do
+    curl -s -o /dev/null --cacert "$IDP_TEST_CA" "https://127.0.0.1:$port/v2/" && break
+    sleep 0.1
+  done
+  printf 'export IDP_TEST_PROXY=127.0.0.1:%s\nexport IDP_TEST_PROXY_429=127.0.0.1:%s\nexport IDP_TEST_PROXY_503=127.0.0.1:%s\n' \
+    "$port" "$port429" "$port503" >"$state/env"
+  echo "proxy on 127.0.0.1:$port -> $IDP_TEST_REGISTRY (max body $max_body)"
+}
+
+stop() {
+  if [ -f "$state/pid" ]; then
+    kill "$(cat "$state/pid")" 2>/dev/null || true
+    rm -f "$state/pid"
+  fi
+}
+
+case "$cmd" in
+  start) start "$@" ;;
+  stop) stop ;;
+  *) echo "usage: proxy.sh start|stop STATE_DIR" >&2; exit 2 ;;
+esac
