@@ -13,7 +13,7 @@ export NATIVE_LIBS
 LIB := target/release/libidp_push.a
 HEADER := include/idp_push.h
 
-.PHONY: all deps build lib header header-check test demo go-build go-test clean
+.PHONY: all deps build lib header header-check test demo bench go-build go-test clean
 all: build
 
 deps:
@@ -48,11 +48,25 @@ test: build
 demo: build
 	@scripts/demo.sh
 
-go-build:
-	@if [ -f bindings/go/go.mod ]; then $(MAKE) --no-print-directory -C bindings/go build; fi
+# Side-by-side benchmark against skopeo, crane, oras and curl; writes BENCHMARKS.md.
+bench: build
+	bench/run.sh
 
+# The Go example links target/release/libidp_push.a through cgo (see bindings/go/README.md).
+GO := GOTOOLCHAIN=local go
+go-build: lib
+	@mkdir -p bin
+	$(GO) -C examples/idpbuilder build -o ../../bin/idpbuilder .
+
+# gofmt, go vet, unit tests (interface mocks) with the race detector, then the integration
+# tests against the registry and Buildah that scripts/test.sh provides.
 go-test:
-	$(MAKE) --no-print-directory -C bindings/go test
+	@bad=$$(gofmt -l bindings/go examples/idpbuilder); \
+	if [ -n "$$bad" ]; then echo "gofmt needed: $$bad" >&2; exit 1; fi
+	cd bindings/go && $(GO) vet ./... && $(GO) vet -tags integration ./...
+	cd examples/idpbuilder && $(GO) vet ./...
+	cd bindings/go && $(GO) test -race -count=1 ./...
+	cd bindings/go && IDP_TEST_IDPBUILDER=$(CURDIR)/bin/idpbuilder $(GO) test -race -count=1 -tags integration ./...
 
 clean:
 	cargo clean
