@@ -317,6 +317,15 @@ typedef struct idp_options {
    * `idp_login` only: store the verified credentials as `docker login` does.
    */
   bool save_credentials;
+  /**
+   * `os/arch[/variant]`: push only that platform's image of a multi-platform source (and
+   * check a single image is that platform); NULL for everything the source holds.
+   */
+  const char *platform;
+  /**
+   * docker-archive sources: push layers as stored instead of gzip-compressing them.
+   */
+  bool keep_uncompressed;
 } idp_options;
 
 /**
@@ -414,8 +423,9 @@ void idp_cancel_token_free(struct idp_cancel_token *token);
 void idp_options_init(struct idp_options *options);
 
 /**
- * Pushes `source` (`oci:DIR[:TAG]` or a directory holding an OCI layout) to `destination`
- * (`host[:port]/path[:tag]`).
+ * Pushes `source` to `destination` (`host[:port]/path[:tag]`). Sources: `oci:DIR[:TAG]` or a
+ * directory holding an OCI layout, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME:TAG]`,
+ * or a tar file (its kind is detected).
  *
  * - `options`: may be NULL for defaults; see `idp_options`.
  * - `result`: may be NULL; written only on success.

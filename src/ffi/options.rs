@@ -57,6 +57,11 @@ pub struct idp_options {
     pub identity_token: *const c_char,
     /// `idp_login` only: store the verified credentials as `docker login` does.
     pub save_credentials: bool,
+    /// `os/arch[/variant]`: push only that platform's image of a multi-platform source (and
+    /// check a single image is that platform); NULL for everything the source holds.
+    pub platform: *const c_char,
+    /// docker-archive sources: push layers as stored instead of gzip-compressing them.
+    pub keep_uncompressed: bool,
 }
 
 /// Fills `options` with the defaults of this library version and sets `struct_size`.
@@ -92,6 +97,8 @@ pub struct Settings {
     pub cancel: Option<tokio_util::sync::CancellationToken>,
     pub chunk_size: u64,
     pub save_credentials: bool,
+    pub platform: Option<String>,
+    pub keep_uncompressed: bool,
 }
 
 /// Reads caller options (NULL means all defaults), honouring `struct_size`.
@@ -152,5 +159,7 @@ pub unsafe fn read_options(options: *const idp_options) -> Result<Settings, FfiE
         cancel,
         chunk_size: copy.chunk_size,
         save_credentials: copy.save_credentials,
+        platform: optional_str(copy.platform, "options.platform")?.map(str::to_string),
+        keep_uncompressed: copy.keep_uncompressed,
     })
 }

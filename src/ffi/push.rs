@@ -117,8 +117,9 @@ pub struct idp_login_result {
     pub saved_to: [c_char; IDP_DESCRIPTION_CAPACITY],
 }
 
-/// Pushes `source` (`oci:DIR[:TAG]` or a directory holding an OCI layout) to `destination`
-/// (`host[:port]/path[:tag]`).
+/// Pushes `source` to `destination` (`host[:port]/path[:tag]`). Sources: `oci:DIR[:TAG]` or a
+/// directory holding an OCI layout, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME:TAG]`,
+/// or a tar file (its kind is detected).
 ///
 /// - `options`: may be NULL for defaults; see `idp_options`.
 /// - `result`: may be NULL; written only on success.
@@ -159,6 +160,8 @@ pub unsafe extern "C" fn idp_push(
             concurrency: settings.concurrency,
             cancel: settings.cancel,
             chunk_size: settings.chunk_size,
+            platform: settings.platform,
+            keep_uncompressed: settings.keep_uncompressed,
             ..Default::default()
         };
         let report = crate::push_blocking(source, destination, &push_options)?;
