@@ -13,7 +13,7 @@ export NATIVE_LIBS
 LIB := target/release/libidp_push.a
 HEADER := include/idp_push.h
 
-.PHONY: all deps build lib header header-check test demo bench go-build go-test clean
+.PHONY: all deps build lib header header-check test e2e demo bench go-build go-test clean
 all: build
 
 deps:
@@ -44,6 +44,11 @@ header-check: deps
 
 test: build
 	scripts/test.sh
+
+# IDPBuilder's registry end to end: a real Gitea (built once, cached in ~/.cache/idp-push) behind
+# nginx, pushed to with bin/idpbuilder and checked with skopeo. Part of `make test`.
+e2e: build
+	scripts/e2e.sh
 
 demo: build
 	@scripts/demo.sh

@@ -44,3 +44,13 @@ tests/c/run.sh
 
 step "Go: gofmt, go vet, go test -race (unit, then integration with real Buildah)"
 make --no-print-directory go-test
+
+# Gitea end to end has its own Gitea and nginx; the registry above is no longer needed.
+cleanup
+trap - EXIT
+step "Gitea end to end (make e2e)"
+if [ "${IDP_SKIP_E2E:-}" = 1 ]; then
+  echo "skipped: IDP_SKIP_E2E=1"
+else
+  scripts/e2e.sh
+fi

@@ -14,7 +14,8 @@ use crate::progress::{ProgressEvent, ProgressFn, ProgressKind};
 use crate::reference::Reference;
 use crate::retry::{retrying, RetryPolicy};
 use crate::source::{
-    Descriptor, Image, ImageNode, ManifestBlob, Source, SourceOptions, StreamLayer,
+    Descriptor, Image, ImageNode, ManifestBlob, Source, SourceOptions, StreamLayer, DOCKER_LIST,
+    DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST,
 };
 use crate::tls::TlsOptions;
 use crate::upload::{BlobOutcome, ChunkPolicy, Reporter, Transfer};
@@ -138,6 +139,13 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
         )?;
         let retry = options.retry.unwrap_or_default();
         retrying(&retry, |_| client.authenticate()).await?;
+        // A warm push costs one request: when the tag already names this exact manifest, the
+        // registry holds everything it references.
+        if let Image::Ready(root) = &plan.image {
+            if retrying(&retry, |_| already_tagged(&client, &plan.destination, root)).await? {
+                return Ok(Phase::AlreadyThere(plan));
+            }
+        }
         let cache = match &options.blob_cache {
             BlobCacheSetting::UserCache => BlobCache::open(None),
             BlobCacheSetting::Dir(dir) => BlobCache::open(Some(dir)),
@@ -158,12 +166,40 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
         let (outcomes, compressed) = plan.send_blobs(&transfer, options.concurrency).await?;
         let sent = transfer.sent.load(Ordering::Relaxed);
         let root = plan.root(&compressed)?;
-        Ok::<_, Error>((plan, root, client, outcomes, sent))
+        Ok::<_, Error>(Phase::BlobsSent {
+            plan,
+            root,
+            client,
+            outcomes,
+            sent,
+        })
     };
-    let (plan, root, client, outcomes, bytes_sent) = tokio::select! {
+    let phase = tokio::select! {
         biased;
         _ = cancel.cancelled() => return Err(cancelled()),
         result = blobs_phase => result?,
+    };
+    let (plan, root, client, outcomes, bytes_sent) = match phase {
+        Phase::AlreadyThere(plan) => {
+            // Tell progress what docker says: every layer already exists.
+            for blob in plan.blobs.values() {
+                report(ProgressEvent {
+                    kind: ProgressKind::BlobSkipped,
+                    digest: blob.digest.clone(),
+                    media_type: blob.media_type.clone(),
+                    current: blob.size,
+                    total: blob.size,
+                });
+            }
+            return Ok(plan.already_there_report());
+        }
+        Phase::BlobsSent {
+            plan,
+            root,
+            client,
+            outcomes,
+            sent,
+        } => (plan, root, client, outcomes, sent),
     };
     let retry = options.retry.unwrap_or_default();
     let manifests_pushed =
@@ -179,6 +215,47 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
         bytes_sent,
         manifests_pushed,
     })
+}
+
+/// Where the first, cancellable part of a push ended.
+enum Phase {
+    /// The tag already names the manifest: nothing to send.
+    AlreadyThere(Plan),
+    BlobsSent {
+        plan: Plan,
+        root: ImageNode,
+        client: RegistryClient,
+        outcomes: Vec<BlobOutcome>,
+        sent: u64,
+    },
+}
+
+/// Whether the destination tag already names `root`'s manifest (`HEAD` on the manifest).
+async fn already_tagged(
+    client: &RegistryClient,
+    destination: &Reference,
+    root: &ImageNode,
+) -> Result<bool> {
+    let Some(tag) = &destination.tag else {
+        return Ok(false);
+    };
+    let url = client.url(&format!("/v2/{}/manifests/{tag}", destination.repository));
+    let what = format!("checking tag {tag}");
+    let accept = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST].join(", ");
+    let response = client
+        .send(Method::HEAD, url, &what, |r| {
+            r.header(reqwest::header::ACCEPT, accept.as_str())
+        })
+        .await?;
+    match response.status() {
+        s if s.is_success() => Ok(response
+            .headers()
+            .get("Docker-Content-Digest")
+            .and_then(|v| v.to_str().ok())
+            == Some(root.manifest().digest.as_str())),
+        StatusCode::NOT_FOUND => Ok(false),
+        _ => Err(response_error(response, &what).await),
+    }
 }
 
 fn cancelled() -> Error {
@@ -232,6 +309,22 @@ impl Plan {
             blobs,
             streamed,
         })
+    }
+
+    /// The report of a push that found its tag already in place.
+    fn already_there_report(&self) -> PushReport {
+        let Image::Ready(root) = &self.image else {
+            unreachable!("only ready images are checked for their tag")
+        };
+        PushReport {
+            reference: self.destination.without_digest(),
+            digest: root.manifest().digest.clone(),
+            blobs_uploaded: 0,
+            blobs_present: self.blobs.len() as u64,
+            blobs_mounted: 0,
+            bytes_sent: 0,
+            manifests_pushed: 0,
+        }
     }
 
     /// Sends every blob the registry lacks, `concurrency` at a time (0: the default). Layers

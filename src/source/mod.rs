@@ -20,7 +20,10 @@ mod tarindex;
 pub use compress::{CompressedStream, StreamLayer};
 pub use docker_archive::{DockerArchive, PendingImage};
 pub use layout::{Files, Layout};
-pub use manifest::{Descriptor, ImageNode, ManifestBlob, MediaKind};
+pub use manifest::{
+    Descriptor, ImageNode, ManifestBlob, MediaKind, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX,
+    OCI_MANIFEST,
+};
 pub use platform::Platform;
 pub use tarindex::{TarEntry, TarIndex};
 
