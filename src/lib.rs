@@ -11,6 +11,8 @@ pub mod credentials;
 pub mod digest;
 pub mod error;
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 mod login;
 pub mod progress;
 mod push;

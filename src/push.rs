@@ -169,7 +169,7 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
         Ok::<_, Error>(Phase::BlobsSent {
             plan,
             root,
-            client,
+            client: Box::new(client),
             outcomes,
             sent,
         })
@@ -224,7 +224,7 @@ enum Phase {
     BlobsSent {
         plan: Plan,
         root: ImageNode,
-        client: RegistryClient,
+        client: Box<RegistryClient>,
         outcomes: Vec<BlobOutcome>,
         sent: u64,
     },

@@ -49,30 +49,56 @@ impl RetryPolicy {
     }
 }
 
+/// The attempts made at one operation, for loops that must do more than repeat a request
+/// between tries (an upload asks the registry where it stands first).
+pub struct Attempts<'p> {
+    policy: &'p RetryPolicy,
+    started: Instant,
+    made: u32,
+}
+
+impl<'p> Attempts<'p> {
+    pub fn new(policy: &'p RetryPolicy) -> Attempts<'p> {
+        Attempts {
+            policy,
+            started: Instant::now(),
+            made: 0,
+        }
+    }
+
+    /// Counts a failed attempt. For a transient `error` within the policy's bounds this waits
+    /// the backoff and returns `Ok(())`: try again. Otherwise it returns the error to give up
+    /// with. `Retry::TooLarge` errors come back at once: they need a smaller request, not the
+    /// same one again.
+    pub async fn failed(&mut self, error: Error) -> Result<()> {
+        self.made += 1;
+        let Retry::Yes(retry_after) = error.retry() else {
+            return Err(error);
+        };
+        let delay = self.policy.delay(self.made, retry_after);
+        if self.made >= self.policy.max_attempts
+            || self.started.elapsed() + delay > self.policy.max_elapsed
+        {
+            return Err(gave_up(error, self.made));
+        }
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+}
+
 /// Runs `op` until it succeeds, fails permanently, or the policy is exhausted. `op` gets the
-/// attempt number (from 1). Errors that say `Retry::TooLarge` are returned at once: they need a
-/// different request, not the same one again.
+/// attempt number (from 1).
 pub async fn retrying<T, F, Fut>(policy: &RetryPolicy, mut op: F) -> Result<T>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let start = Instant::now();
-    let mut attempt = 1;
+    let mut attempts = Attempts::new(policy);
     loop {
-        let error = match op(attempt).await {
+        match op(attempts.made + 1).await {
             Ok(value) => return Ok(value),
-            Err(e) => e,
-        };
-        let Retry::Yes(retry_after) = error.retry() else {
-            return Err(error);
-        };
-        let delay = policy.delay(attempt, retry_after);
-        if attempt >= policy.max_attempts || start.elapsed() + delay > policy.max_elapsed {
-            return Err(gave_up(error, attempt));
+            Err(e) => attempts.failed(e).await?,
         }
-        tokio::time::sleep(delay).await;
-        attempt += 1;
     }
 }
 

@@ -29,7 +29,7 @@ use crate::client::{response_error, RegistryClient};
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind, Result, Retry};
 use crate::progress::{ProgressEvent, ProgressKind, PROGRESS_STEP};
-use crate::retry::{retrying, RetryPolicy};
+use crate::retry::{retrying, Attempts, RetryPolicy};
 use crate::source::{CompressedStream, Descriptor, Source, StreamLayer};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -39,7 +39,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::io::ReaderStream;
 use url::Url;
@@ -313,9 +312,8 @@ impl Transfer<'_> {
 
     /// Uploads a blob the registry lacks, resuming or restarting after failures.
     async fn upload(&self, blob: &Descriptor, session: Option<Session>) -> Result<()> {
-        let started = Instant::now();
+        let mut attempts = Attempts::new(&self.retry);
         let mut session = session;
-        let mut attempt = 0u32;
         let mut shrinks = 0u32;
         // Small blobs: one request, when no session is open yet and chunks are not needed.
         if session.is_none()
@@ -347,39 +345,15 @@ impl Transfer<'_> {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            match error.retry() {
-                Retry::No => return Err(error),
-                Retry::TooLarge => {
-                    shrinks += 1;
-                    let refused = self
-                        .chunks
-                        .chunk_for(blob.size)
-                        .unwrap_or(blob.size)
-                        .min(blob.size - current.offset);
-                    if shrinks > MAX_SHRINKS || !self.chunks.shrink_below(refused) {
-                        return Err(Error::new(
-                            ErrorKind::Registry,
-                            format!(
-                                "{}; even {refused}-byte chunks are too large for the registry \
-                                 or the proxy in front of it",
-                                error.message()
-                            ),
-                        ));
-                    }
-                }
-                Retry::Yes(retry_after) => {
-                    attempt += 1;
-                    let delay = self.retry.delay(attempt, retry_after);
-                    if attempt >= self.retry.max_attempts
-                        || started.elapsed() + delay > self.retry.max_elapsed
-                    {
-                        return Err(Error::new(
-                            error.kind(),
-                            format!("{} (gave up after {attempt} attempts)", error.message()),
-                        ));
-                    }
-                    tokio::time::sleep(delay).await;
-                }
+            if error.retry() == Retry::TooLarge {
+                let refused = self
+                    .chunks
+                    .chunk_for(blob.size)
+                    .unwrap_or(blob.size)
+                    .min(blob.size - current.offset);
+                self.shrink_after_413(error, refused, &mut shrinks)?;
+            } else {
+                attempts.failed(error).await?;
             }
             // Ask the registry what it holds, and go on from there.
             session = self.resync(blob, current).await;
@@ -555,6 +529,23 @@ impl Transfer<'_> {
         Ok((response, hashed))
     }
 
+    /// After a 413 for a request of `refused` bytes: use smaller chunks from now on, or give up
+    /// when they cannot get smaller.
+    fn shrink_after_413(&self, error: Error, refused: u64, shrinks: &mut u32) -> Result<()> {
+        *shrinks += 1;
+        if *shrinks > MAX_SHRINKS || !self.chunks.shrink_below(refused) {
+            return Err(Error::new(
+                ErrorKind::Registry,
+                format!(
+                    "{}; even {refused}-byte chunks are too large for the registry or the proxy \
+                     in front of it",
+                    error.message()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// After a failure: the session as the registry now sees it, or `None` to start over.
     /// Registries differ here: a proxy that buffers request bodies (ingress-nginx does by
     /// default) never forwards a cut chunk, so the session resumes at the last chunk; the
@@ -681,9 +672,9 @@ impl Transfer<'_> {
         hint: &Descriptor,
         session: Option<Session>,
     ) -> Result<Descriptor> {
-        let started = Instant::now();
+        let mut attempts = Attempts::new(&self.retry);
         let mut session = session;
-        let (mut attempt, mut shrinks) = (0u32, 0u32);
+        let mut shrinks = 0u32;
         // Gzip can grow incompressible input a little; this bounds the compressed size, to
         // tell whether it fits in one chunk.
         let bound = layer.size + layer.size / 64 + 64 * 1024;
@@ -700,34 +691,10 @@ impl Transfer<'_> {
                 Ok(descriptor) => return Ok(descriptor),
                 Err(failure) => failure,
             };
-            match error.retry() {
-                Retry::No => return Err(error),
-                Retry::TooLarge => {
-                    shrinks += 1;
-                    if shrinks > MAX_SHRINKS || !self.chunks.shrink_below(refused) {
-                        return Err(Error::new(
-                            ErrorKind::Registry,
-                            format!(
-                                "{}; even {refused}-byte chunks are too large for the registry \
-                                 or the proxy in front of it",
-                                error.message()
-                            ),
-                        ));
-                    }
-                }
-                Retry::Yes(retry_after) => {
-                    attempt += 1;
-                    let delay = self.retry.delay(attempt, retry_after);
-                    if attempt >= self.retry.max_attempts
-                        || started.elapsed() + delay > self.retry.max_elapsed
-                    {
-                        return Err(Error::new(
-                            error.kind(),
-                            format!("{} (gave up after {attempt} attempts)", error.message()),
-                        ));
-                    }
-                    tokio::time::sleep(delay).await;
-                }
+            if error.retry() == Retry::TooLarge {
+                self.shrink_after_413(error, refused, &mut shrinks)?;
+            } else {
+                attempts.failed(error).await?;
             }
         }
     }
@@ -890,10 +857,9 @@ impl Transfer<'_> {
         body: Bytes,
         what: &str,
     ) -> Result<Url, StreamFailure> {
-        let started = Instant::now();
+        let mut attempts = Attempts::new(&self.retry);
         let len = body.len() as u64;
         let mut location = location;
-        let mut attempt = 0u32;
         loop {
             let request = self
                 .client
@@ -930,17 +896,11 @@ impl Transfer<'_> {
                 Ok(response) => response_error(response, what).await,
                 Err(e) => e,
             };
-            let Retry::Yes(retry_after) = error.retry() else {
-                return Err((error, len));
-            };
-            attempt += 1;
-            let delay = self.retry.delay(attempt, retry_after);
-            if attempt >= self.retry.max_attempts
-                || started.elapsed() + delay > self.retry.max_elapsed
-            {
+            let retryable = error.clone();
+            if let Err(error) = attempts.failed(error).await {
                 return Err((error, len));
             }
-            tokio::time::sleep(delay).await;
+            let error = retryable;
             match self.upload_status(&location, what).await {
                 Some((now, held)) if held == offset => location = now,
                 Some((now, held)) if held == offset + len => return Ok(now),

@@ -30,8 +30,8 @@
 //! Everything here is synchronous and may block while a helper runs (at most
 //! [`Environment::helper_timeout`]); async callers should use `spawn_blocking`.
 
-mod config;
-mod helper;
+pub(crate) mod config;
+pub(crate) mod helper;
 
 pub use config::canonical_registry;
 

@@ -13,7 +13,7 @@
 mod compress;
 mod docker_archive;
 mod layout;
-mod manifest;
+pub(crate) mod manifest;
 mod platform;
 mod tarindex;
 
