@@ -169,7 +169,7 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
         Ok::<_, Error>(Phase::BlobsSent {
             plan,
             root,
-            client: Box::new(client),
+            client,
             outcomes,
             sent,
         })
@@ -217,14 +217,16 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
     })
 }
 
-/// Where the first, cancellable part of a push ended.
+/// Where the first, cancellable part of a push ended. One value per push, moved once: its
+/// size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Phase {
     /// The tag already names the manifest: nothing to send.
     AlreadyThere(Plan),
     BlobsSent {
         plan: Plan,
         root: ImageNode,
-        client: Box<RegistryClient>,
+        client: RegistryClient,
         outcomes: Vec<BlobOutcome>,
         sent: u64,
     },
