@@ -105,7 +105,7 @@ push() {
           case $loc in http*) ;; *) loc="https://$host$loc" ;; esac
           sep='?'; case $loc in *\?*) sep='&' ;; esac
           curl -sS --fail --cacert "$IDP_TEST_CA" -u "$USER_:$PASS" -X PUT \
-            -H 'Content-Type: application/octet-stream' --data-binary "@$blob" \
+            -H 'Content-Type: application/octet-stream' --upload-file "$blob" \
             "$loc${sep}digest=sha256:$(basename "$blob")" -o /dev/null
         ) &
         pids+=($!)

@@ -10,6 +10,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 step() { printf '\n==> %s\n' "$*"; }
+output_log=$(mktemp /tmp/idp-push-e2e-output.XXXXXX)
+exec > >(tee "$output_log") 2>&1
 fail() { echo "e2e: $*" >&2; exit 1; }
 
 started=$(date +%s)
@@ -90,4 +92,7 @@ set -e
 case $err in *wrong-e2e-password*) fail "the password leaked" ;; esac
 echo "ok  wrong password: $err"
 
-echo "e2e passed in $(($(date +%s) - started)) s"
+if grep -qF -- "$IDP_GITEA_PASSWORD" "$output_log"; then
+  fail "Gitea's password appears in the output"
+fi
+echo "e2e passed in $(($(date +%s) - started)) s; Gitea's password appears in none of its output"

@@ -9,6 +9,11 @@ cd "$top"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Everything this script and its tests print also goes to a log, which is searched at the end
+# for the test registry's password: no output of any test may contain it.
+output_log=$(mktemp /tmp/idp-push-test-output.XXXXXX)
+exec > >(tee "$output_log") 2>&1
+
 step "header is up to date"
 make --no-print-directory header-check
 
@@ -44,6 +49,15 @@ tests/c/run.sh
 
 step "Go: gofmt, go vet, go test -race (unit, then integration with real Buildah)"
 make --no-print-directory go-test
+
+step "no output above contains the test registry's password"
+password=$IDP_TEST_PASSWORD
+if grep -qF -- "$password" "$output_log"; then
+  echo "the test password appears in the test output:" >&2
+  grep -nF -- "$password" "$output_log" | head -5 | sed "s/$password/<the password>/g" >&2
+  exit 1
+fi
+echo "ok: not found in $(wc -l <"$output_log") lines"
 
 # Gitea end to end has its own Gitea and nginx; the registry above is no longer needed.
 cleanup

@@ -65,6 +65,13 @@ type Options struct {
 	// ChunkSize sends larger blobs in chunks of this many bytes; 0 for whole blobs (the
 	// library switches to chunks by itself on HTTP 413).
 	ChunkSize uint64
+	// Platform ("os/arch[/variant]", Push only) pushes only that platform's image of a
+	// multi-platform source, and checks that a single image's config is that platform; ""
+	// pushes everything the source holds.
+	Platform string
+	// KeepUncompressed (Push only) pushes the layers of a classic docker archive as stored
+	// instead of gzip-compressing them while they stream.
+	KeepUncompressed bool
 	// Progress receives push progress events (nil: none). It runs on a library thread, never
 	// twice at once for one push, and must return quickly. A panic in it cancels the push and
 	// is re-raised by Push once the C call has returned. It must not call runtime.Goexit
@@ -87,8 +94,9 @@ func Version() string { return C.GoString(C.idp_version()) }
 // StatusMessage is the library's generic description of a status code.
 func StatusMessage(s types.Status) string { return C.GoString(C.idp_status_message(C.uint32_t(s))) }
 
-// Push pushes source ("oci:DIR[:TAG]" or a layout directory) to destination
-// ("host[:port]/path[:tag]"). Cancelling ctx stops the push; it then fails with
+// Push pushes source to destination ("host[:port]/path[:tag]"). Sources: "oci:DIR[:TAG]" or
+// a layout directory, "oci-archive:FILE[:TAG]", "docker-archive:FILE[:NAME:TAG]", or a path to
+// a tar file (its kind is detected). Cancelling ctx stops the push; it then fails with
 // types.StatusCancelled (and errors.Is(err, context.Canceled) holds) and nothing is tagged.
 func Push(ctx context.Context, source, destination string, o Options) (PushResult, error) {
 	if ctx.Err() != nil {
@@ -126,12 +134,13 @@ func Push(ctx context.Context, source, destination string, o Options) (PushResul
 
 // Login checks the credentials in o (or, with none, those the library finds) against
 // registry ("host[:port]"), reports how the registry authenticated them and where they came
-// from, and stores them when o.SaveCredentials is set. o.Progress is ignored.
+// from, and stores them when o.SaveCredentials is set. o.Progress, o.Platform and
+// o.KeepUncompressed are ignored.
 func Login(ctx context.Context, registry string, o Options) (types.LoginResult, error) {
 	if ctx.Err() != nil {
 		return types.LoginResult{}, cancelled(ctx)
 	}
-	o.Progress = nil
+	o.Progress, o.Platform, o.KeepUncompressed = nil, "", false
 	call, err := newCall(ctx, o)
 	if err != nil {
 		return types.LoginResult{}, err
@@ -177,6 +186,7 @@ type call struct {
 	password *C.char
 	idToken  *C.char
 	caFile   *C.char
+	platform *C.char
 	token    *C.idp_cancel_token
 	progress *progress
 	handle   cgo.Handle
@@ -219,6 +229,11 @@ func newCall(ctx context.Context, o Options) (*call, error) {
 	c.options.plain_http = C.bool(o.PlainHTTP)
 	c.options.concurrency = C.uint32_t(o.Concurrency)
 	c.options.chunk_size = C.uint64_t(o.ChunkSize)
+	if o.Platform != "" {
+		c.platform = C.CString(o.Platform)
+		c.options.platform = c.platform
+	}
+	c.options.keep_uncompressed = C.bool(o.KeepUncompressed)
 	c.options.cancel = c.token
 	if o.Progress != nil {
 		c.progress = &progress{fn: o.Progress, token: c.token}
@@ -269,6 +284,10 @@ func (c *call) close() {
 	if c.caFile != nil {
 		C.free(unsafe.Pointer(c.caFile))
 		c.caFile = nil
+	}
+	if c.platform != nil {
+		C.free(unsafe.Pointer(c.platform))
+		c.platform = nil
 	}
 	if c.options != nil {
 		C.free(unsafe.Pointer(c.options))

@@ -83,6 +83,19 @@ func TestPushInvalidSource(t *testing.T) {
 	}
 }
 
+func TestPlatformReachesTheLibrary(t *testing.T) {
+	l := testenv.WriteLayout(t, t.TempDir(), "v1", 100) // a linux/amd64 image
+	_, err := Push(context.Background(), l.Source(), "127.0.0.1:1/a/b:1", Options{Platform: "linux"})
+	if !errors.Is(err, types.ErrInvalidArgument) || !strings.Contains(err.Error(), "os/arch[/variant]") {
+		t.Errorf("malformed platform: %v", err)
+	}
+	// The source is checked before any connection: the wrong platform fails without a registry.
+	_, err = Push(context.Background(), l.Source(), "127.0.0.1:1/a/b:1", Options{Platform: "linux/arm64", KeepUncompressed: true})
+	if !errors.Is(err, types.ErrInvalidSource) || !strings.Contains(err.Error(), "linux/arm64") {
+		t.Errorf("wrong platform: %v", err)
+	}
+}
+
 func TestPushInvalidDestination(t *testing.T) {
 	l := testenv.WriteLayout(t, t.TempDir(), "v1", 100)
 	_, err := Push(context.Background(), l.Source(), "not a reference", Options{})

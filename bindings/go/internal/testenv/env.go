@@ -26,7 +26,7 @@ type Env struct {
 	WrongCA  string // a CA that did not
 	Username string
 	Password string
-	Fixtures string // directory with layout/ (tag v1) and two-tags/ (tags a, b)
+	Fixtures string // directory with layout/ (tag v1), two-tags/ (tags a, b), big/ and archives/
 }
 
 // Load reads the environment, failing the test (not skipping) when it is missing.
@@ -66,6 +66,19 @@ func (e Env) FixtureLayout() string { return "oci:" + filepath.Join(e.Fixtures, 
 // SkopeoDigest asks skopeo for the raw manifest of ref and returns its sha256 digest.
 func (e Env) SkopeoDigest(t testing.TB, ref string) (string, error) {
 	t.Helper()
+	raw, err := e.SkopeoRaw(t, ref)
+	if err != nil {
+		return "", err
+	}
+	return Sha256(raw), nil
+}
+
+// Archives is the directory of the archives tests/support/archives.sh made in the fixtures.
+func (e Env) Archives() string { return filepath.Join(e.Fixtures, "archives") }
+
+// SkopeoRaw returns `skopeo inspect --raw` of ref: the manifest (or index) as stored.
+func (e Env) SkopeoRaw(t testing.TB, ref string) ([]byte, error) {
+	t.Helper()
 	certDir := t.TempDir()
 	ca, err := os.ReadFile(e.CA)
 	if err != nil {
@@ -82,9 +95,9 @@ func (e Env) SkopeoDigest(t testing.TB, ref string) (string, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("skopeo inspect %s: %v: %s", ref, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("skopeo inspect %s: %v: %s", ref, err, strings.TrimSpace(stderr.String()))
 	}
-	return Sha256(out), nil
+	return out, nil
 }
 
 // Storage is a private Buildah storage (vfs) in a temporary directory, with a base image

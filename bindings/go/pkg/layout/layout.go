@@ -68,40 +68,9 @@ func Open(source string) (*Image, error) {
 	if err != nil {
 		return nil, invalid("cannot read OCI layout %s: %v", dir, err)
 	}
-	var index struct {
-		Manifests []descriptor `json:"manifests"`
-	}
-	if err := json.Unmarshal(raw, &index); err != nil {
-		return nil, invalid("%s/index.json is not valid JSON: %v", dir, err)
-	}
-	var tags []string
-	for _, d := range index.Manifests {
-		if n := d.Annotations[RefNameAnnotation]; n != "" {
-			tags = append(tags, n)
-		}
-	}
-	var chosen *descriptor
-	switch {
-	case tag != "":
-		for i := range index.Manifests {
-			if index.Manifests[i].Annotations[RefNameAnnotation] == tag {
-				chosen = &index.Manifests[i]
-				break
-			}
-		}
-		if chosen == nil {
-			return nil, invalid("OCI layout %s has no image tagged %q (tags: %s)", dir, tag, list(tags))
-		}
-	case len(index.Manifests) == 1:
-		chosen = &index.Manifests[0]
-	case len(index.Manifests) == 0:
-		return nil, invalid("OCI layout %s holds no image", dir)
-	default:
-		return nil, invalid("OCI layout %s holds %d images; choose one with oci:%s:TAG (tags: %s)",
-			dir, len(index.Manifests), dir, list(tags))
-	}
-	if err := checkDigest(chosen.Digest); err != nil {
-		return nil, invalid("%s/index.json: %v", dir, err)
+	chosen, err := Choose(raw, tag, "OCI layout "+dir, "oci:"+dir)
+	if err != nil {
+		return nil, err
 	}
 	return &Image{
 		dir:       dir,
@@ -111,6 +80,48 @@ func Open(source string) (*Image, error) {
 		size:      chosen.Size,
 		mediaType: chosen.MediaType,
 	}, nil
+}
+
+// Choose picks from an index.json the image whose ref name is tag, or the only image when tag
+// is "". what names the layout in errors ("OCI layout DIR"), retry the source form that
+// chooses by tag ("oci:DIR", to which ":TAG" is added).
+func Choose(indexJSON []byte, tag, what, retry string) (Descriptor, error) {
+	var index struct {
+		Manifests []Descriptor `json:"manifests"`
+	}
+	if err := json.Unmarshal(indexJSON, &index); err != nil {
+		return Descriptor{}, invalid("%s: index.json is not valid JSON: %v", what, err)
+	}
+	var tags []string
+	for _, d := range index.Manifests {
+		if n := d.Annotations[RefNameAnnotation]; n != "" {
+			tags = append(tags, n)
+		}
+	}
+	var chosen *Descriptor
+	switch {
+	case tag != "":
+		for i := range index.Manifests {
+			if index.Manifests[i].Annotations[RefNameAnnotation] == tag {
+				chosen = &index.Manifests[i]
+				break
+			}
+		}
+		if chosen == nil {
+			return Descriptor{}, invalid("%s has no image tagged %q (tags: %s)", what, tag, list(tags))
+		}
+	case len(index.Manifests) == 1:
+		chosen = &index.Manifests[0]
+	case len(index.Manifests) == 0:
+		return Descriptor{}, invalid("%s holds no image", what)
+	default:
+		return Descriptor{}, invalid("%s holds %d images; choose one with %s:TAG (tags: %s)",
+			what, len(index.Manifests), retry, list(tags))
+	}
+	if err := checkDigest(chosen.Digest); err != nil {
+		return Descriptor{}, invalid("%s: index.json: %v", what, err)
+	}
+	return *chosen, nil
 }
 
 // Digest is the digest of the image's manifest (or index).
@@ -145,24 +156,38 @@ func (i *Image) Manifest() ([]byte, error) {
 	if err != nil {
 		return nil, invalid("cannot read manifest %s: %v", i.digest, err)
 	}
-	if i.size > 0 && int64(len(b)) != i.size {
-		return nil, &types.Error{Code: types.StatusDigestMismatch,
-			Message: fmt.Sprintf("manifest %s is %d bytes, index.json says %d", i.digest, len(b), i.size)}
-	}
-	sum := sha256.Sum256(b)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); got != i.digest {
-		return nil, &types.Error{Code: types.StatusDigestMismatch,
-			Message: fmt.Sprintf("manifest %s has digest %s", i.digest, got)}
+	d := Descriptor{Digest: i.digest, Size: i.size}
+	if err := d.Verify(b, "manifest"); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
 
-type descriptor struct {
+// Descriptor is an entry of an OCI index (index.json or an image index).
+type Descriptor struct {
 	MediaType   string            `json:"mediaType"`
 	Digest      string            `json:"digest"`
 	Size        int64             `json:"size"`
-	Annotations map[string]string `json:"annotations"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
+
+// Verify checks b against the descriptor's size (when it gives one) and digest; what names b
+// in errors ("manifest"). Errors are *types.Error with StatusDigestMismatch.
+func (d Descriptor) Verify(b []byte, what string) error {
+	if d.Size > 0 && int64(len(b)) != d.Size {
+		return &types.Error{Code: types.StatusDigestMismatch,
+			Message: fmt.Sprintf("%s %s is %d bytes, its descriptor says %d", what, d.Digest, len(b), d.Size)}
+	}
+	sum := sha256.Sum256(b)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest {
+		return &types.Error{Code: types.StatusDigestMismatch,
+			Message: fmt.Sprintf("%s %s has digest %s", what, d.Digest, got)}
+	}
+	return nil
+}
+
+// CheckDigest checks that d is "sha256:<64 lowercase hex>".
+func CheckDigest(d string) error { return checkDigest(d) }
 
 func checkDigest(d string) error {
 	h, ok := strings.CutPrefix(d, "sha256:")

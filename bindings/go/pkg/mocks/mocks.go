@@ -9,24 +9,30 @@ import (
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
 )
 
-// Image is a fake types.LocalImage that counts Close calls.
+// Image is a fake types.LocalImage and types.NamedImage that counts Close calls.
 type Image struct {
 	DigestValue   string
 	TagValue      string
 	ManifestBytes []byte
 	ManifestErr   error
 	SourceValue   string
+	// RepoTagValue is what RepoTag returns (a docker archive's NAME:TAG; "" for none).
+	RepoTagValue string
 
 	mu     sync.Mutex
 	closed int
 }
 
-var _ types.LocalImage = (*Image)(nil)
+var (
+	_ types.LocalImage = (*Image)(nil)
+	_ types.NamedImage = (*Image)(nil)
+)
 
 func (i *Image) Digest() string            { return i.DigestValue }
 func (i *Image) Tag() string               { return i.TagValue }
 func (i *Image) Manifest() ([]byte, error) { return i.ManifestBytes, i.ManifestErr }
 func (i *Image) Source() string            { return i.SourceValue }
+func (i *Image) RepoTag() string           { return i.RepoTagValue }
 
 // Close counts calls.
 func (i *Image) Close() error {

@@ -7,7 +7,7 @@ import (
 	"math"
 
 	"github.com/cnoe-io/idp-push/bindings/go/internal/cidp"
-	"github.com/cnoe-io/idp-push/bindings/go/pkg/layout"
+	"github.com/cnoe-io/idp-push/bindings/go/pkg/source"
 	idptls "github.com/cnoe-io/idp-push/bindings/go/pkg/tls"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
 )
@@ -51,8 +51,10 @@ const (
 // Version is the version of the linked push library.
 func Version() string { return cidp.Version() }
 
-// OpenImage opens an image of an OCI layout: "oci:DIR[:TAG]" or a layout directory.
-func OpenImage(source string) (types.LocalImage, error) { return layout.Open(source) }
+// OpenImage opens a local image: "oci:DIR[:TAG]" or a layout directory,
+// "oci-archive:FILE[:TAG]", "docker-archive:FILE[:NAME:TAG]", or a path to a tar file (its
+// kind is detected); see package source.
+func OpenImage(image string) (types.LocalImage, error) { return source.Open(image) }
 
 // Push pushes image to destination ("host[:port]/path[:tag]"); see PushImage.
 func (c *Client) Push(ctx context.Context, image types.Image, destination string, opts types.PushOptions) error {
@@ -61,14 +63,21 @@ func (c *Client) Push(ctx context.Context, image types.Image, destination string
 }
 
 // PushImage pushes image to destination and reports what it did. The image must be a
-// types.LocalImage (an OCI layout, or a Buildah image exported to one). Cancelling ctx stops
+// types.LocalImage (an OCI layout or archive, a docker archive, or a Buildah image exported
+// to a layout). The result's Digest is that of the manifest pushed under the tag, also when
+// image.Digest() is "" (a classic docker archive) or opts.Platform chose one child of an
+// index. Cancelling ctx stops
 // the push promptly; the error is then a *types.Error with StatusCancelled and the
 // destination tag is neither created nor moved. Errors are *types.Error.
 func (c *Client) PushImage(ctx context.Context, image types.Image, destination string, opts types.PushOptions) (types.PushResult, error) {
 	local, ok := image.(types.LocalImage)
 	if !ok || local.Source() == "" {
+		what := fmt.Sprintf("%T", image)
+		if d := image.Digest(); d != "" {
+			what = d + " (" + what + ")"
+		}
 		return types.PushResult{}, &types.Error{Code: types.StatusInvalidSource,
-			Message: fmt.Sprintf("image %s (%T) is not stored locally in a form the push library reads", image.Digest(), image)}
+			Message: fmt.Sprintf("image %s is not stored locally in a form the push library reads", what)}
 	}
 	o, err := options(opts.Credentials, opts.TLS, opts.Concurrency)
 	if err != nil {
@@ -76,6 +85,8 @@ func (c *Client) PushImage(ctx context.Context, image types.Image, destination s
 	}
 	o.Progress = opts.Progress
 	o.ChunkSize = opts.ChunkSize
+	o.Platform = opts.Platform
+	o.KeepUncompressed = opts.KeepUncompressed
 	r, err := cidp.Push(ctx, local.Source(), destination, o)
 	if err != nil {
 		return types.PushResult{}, err

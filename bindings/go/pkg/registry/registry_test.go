@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -120,5 +121,71 @@ func TestLoginWithResult(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	if _, err := c.LoginWithResult(context.Background(), reg.Host(), types.Credentials{}, opts); err == nil {
 		t.Fatal("saving with no credentials succeeded")
+	}
+}
+
+func TestPushArchivesToFakeRegistry(t *testing.T) {
+	reg := testenv.NewFakeRegistry(t)
+	tlsOptions := idptls.Options{CAFile: reg.CAFile}
+	dir := t.TempDir()
+	l := testenv.WriteLayout(t, filepath.Join(dir, "layout"), "v1", 100000, 10)
+	oci := filepath.Join(dir, "oci.tar")
+	testenv.WriteOCIArchive(t, oci, l)
+	docker := filepath.Join(dir, "docker.tar")
+	testenv.WriteDockerArchive(t, docker, testenv.DockerEntry{Image: testenv.ReadDockerImage(t, l), RepoTags: []string{"app:v1"}})
+
+	for i, c := range []struct {
+		source string
+		opts   types.PushOptions
+		// digest is the image's digest before the push ("" when the push makes the manifest).
+		digest string
+	}{
+		{"oci-archive:" + oci + ":v1", types.PushOptions{}, l.Digest},
+		{oci, types.PushOptions{Platform: "linux/amd64"}, l.Digest},
+		{"docker-archive:" + docker, types.PushOptions{}, ""},
+		{docker + ":app:v1", types.PushOptions{KeepUncompressed: true}, ""},
+	} {
+		img, err := OpenImage(c.source)
+		if err != nil {
+			t.Fatalf("%s: %v", c.source, err)
+		}
+		if img.Digest() != c.digest {
+			t.Errorf("%s: image digest %q, want %q", c.source, img.Digest(), c.digest)
+		}
+		c.opts.TLS = tlsOptions
+		dest := fmt.Sprintf("%s/giteaadmin/archive:%d", reg.Host(), i)
+		res, err := (&Client{}).PushImage(context.Background(), img, dest, c.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", c.source, err)
+		}
+		stored, ok := reg.Manifest("giteaadmin/archive", fmt.Sprint(i))
+		if !ok || testenv.Sha256(stored) != res.Digest {
+			t.Errorf("%s: result digest %s, registry holds %v", c.source, res.Digest, ok)
+		}
+		if c.digest != "" && res.Digest != c.digest {
+			t.Errorf("%s: pushed %s, want the archive's manifest %s", c.source, res.Digest, c.digest)
+		}
+		if c.digest == "" && !strings.Contains(string(stored), "application/vnd.docker.distribution.manifest.v2+json") {
+			t.Errorf("%s: manifest %s", c.source, stored)
+		}
+		if c.opts.KeepUncompressed && strings.Contains(string(stored), "tar.gzip") {
+			t.Errorf("%s: layers compressed despite KeepUncompressed: %s", c.source, stored)
+		}
+		if !c.opts.KeepUncompressed && c.digest == "" && !strings.Contains(string(stored), "tar.gzip") {
+			t.Errorf("%s: layers not compressed: %s", c.source, stored)
+		}
+	}
+
+	// The platform reaches the library: the layout's image is linux/amd64.
+	img, err := OpenImage("oci-archive:" + oci)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&Client{}).PushImage(context.Background(), img, reg.Host()+"/giteaadmin/archive:arm", types.PushOptions{TLS: tlsOptions, Platform: "linux/arm64"})
+	if !errors.Is(err, types.ErrInvalidSource) || !strings.Contains(err.Error(), "linux/arm64") {
+		t.Errorf("wrong platform: %v", err)
+	}
+	if _, ok := reg.Manifest("giteaadmin/archive", "arm"); ok {
+		t.Error("tagged despite the wrong platform")
 	}
 }

@@ -5,6 +5,7 @@ package types
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strconv"
 
@@ -29,19 +30,41 @@ type Registry interface {
 
 // Image is an image that can be pushed.
 type Image interface {
-	// Digest is the digest of the image's manifest (or index): "sha256:<hex>".
+	// Digest is the digest of the image's manifest (or index): "sha256:<hex>". It is "" when
+	// the manifest does not exist before the push: a classic docker archive holds no registry
+	// manifest, the push makes one (its layers gzip-compressed while they stream), so its
+	// digest is known only afterwards; PushResult.Digest then carries it. With
+	// PushOptions.Platform the pushed manifest is that platform's child, whose digest also
+	// comes from PushResult.Digest.
 	Digest() string
 	// Tag is the image's tag in its store ("" when it has none).
 	Tag() string
-	// Manifest returns the raw manifest (or index) bytes.
+	// Manifest returns the raw manifest (or index) bytes. When the source stores none (see
+	// Digest) the error wraps ErrManifestNotStored.
 	Manifest() ([]byte, error)
 }
 
+// ErrManifestNotStored is wrapped by Image.Manifest when the source holds no manifest because
+// the push makes it (a classic docker archive).
+var ErrManifestNotStored = errors.New("the source stores no manifest: the push makes it")
+
 // LocalImage is an Image stored where the push library can read it. Source returns the
-// library's source string: "oci:DIR[:TAG]" today (archives later).
+// library's source string: "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]" or
+// "docker-archive:FILE[:NAME:TAG]".
 type LocalImage interface {
 	Image
 	Source() string
+}
+
+// NamedImage is an Image that knows the repository name it was saved under, as docker and
+// podman archives do (their manifest.json RepoTags). The push command names the destination
+// after it.
+type NamedImage interface {
+	Image
+	// RepoTag is "NAME:TAG" in docker's short form ("app:v1", "localhost:5000/team/app:v1";
+	// docker.io/library/ dropped, ":latest" added when the name has no tag), or "" when the
+	// image has no single name.
+	RepoTag() string
 }
 
 // LoginReporter is a Registry whose login also reports where the credentials came from and
@@ -121,6 +144,14 @@ type PushOptions struct {
 	// ChunkSize sends blobs larger than this in chunks of this many bytes; 0 sends whole
 	// blobs and lets the library switch to chunks when the registry answers 413.
 	ChunkSize uint64
+	// Platform ("os/arch[/variant]", e.g. "linux/arm64") pushes only that platform's image of
+	// a multi-platform source (an OCI index or Docker manifest list) under the tag, and for a
+	// single image checks that its config is that platform. "" pushes everything.
+	Platform string
+	// KeepUncompressed pushes the layers of a classic docker archive as they are stored
+	// (uncompressed tars) instead of gzip-compressing them while they stream. No effect on
+	// other sources.
+	KeepUncompressed bool
 	// Progress, when not nil, receives progress events. It is called from a library thread,
 	// never twice at the same time for one push, and must return quickly. Nil means quiet.
 	Progress func(ProgressEvent)
@@ -182,5 +213,12 @@ type PushResult struct {
 	BlobsUploaded, BlobsPresent, BlobsMounted uint64
 }
 
-// Pinned is the pushed reference with its digest: "REF@sha256:<hex>".
-func (r PushResult) Pinned() string { return r.Reference + "@" + r.Digest }
+// Pinned is the pushed reference with its digest: "REF@sha256:<hex>" (just REF when the
+// digest is unknown, which happens only with a Registry that does not report results and an
+// image whose digest is made by the push).
+func (r PushResult) Pinned() string {
+	if r.Digest == "" {
+		return r.Reference
+	}
+	return r.Reference + "@" + r.Digest
+}

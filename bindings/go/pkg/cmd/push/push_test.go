@@ -30,6 +30,8 @@ type fixture struct {
 	builder  *mocks.Builder
 	layout   *mocks.Image // what OpenLayout returns
 	opened   []string     // OpenLayout arguments
+	archive  *mocks.Image // what OpenArchive returns
+	archives []string     // OpenArchive arguments
 	env      map[string]string
 	deps     Deps
 }
@@ -39,6 +41,7 @@ func newFixture() *fixture {
 		registry: &mocks.Registry{},
 		builder:  &mocks.Builder{Image: &mocks.Image{DigestValue: digest, TagValue: "latest", SourceValue: "oci:/tmp/x:latest"}},
 		layout:   &mocks.Image{DigestValue: digest, SourceValue: "oci:/layout"},
+		archive:  &mocks.Image{DigestValue: digest, SourceValue: "oci-archive:/archive.tar"},
 		env:      map[string]string{},
 	}
 	f.deps = Deps{
@@ -47,6 +50,10 @@ func newFixture() *fixture {
 		OpenLayout: func(s string) (types.Image, error) {
 			f.opened = append(f.opened, s)
 			return f.layout, nil
+		},
+		OpenArchive: func(s string) (types.Image, error) {
+			f.archives = append(f.archives, s)
+			return f.archive, nil
 		},
 		Getenv:     func(k string) string { return f.env[k] },
 		IsTerminal: func(io.Writer) bool { return false },
@@ -150,14 +157,34 @@ func TestImageSources(t *testing.T) {
 			t.Errorf("image closed %d times, want 1", n)
 		}
 	})
-	t.Run("archives are not supported yet", func(t *testing.T) {
-		f := newFixture()
-		r := f.run(t, "", "docker-archive:/tmp/x.tar")
-		if r.err == nil || !strings.Contains(r.err.Error(), "not supported yet") {
-			t.Fatalf("err = %v", r.err)
+	t.Run("archives go to OpenArchive", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "img.tar")
+		if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		if len(f.registry.Pushes()) != 0 {
-			t.Error("pushed anyway")
+		for _, image := range []string{"oci-archive:/tmp/x.tar:v1", "docker-archive:/tmp/x.tar:app:v1", file, file + ":v1"} {
+			f := newFixture()
+			if r := f.run(t, "", image); r.err != nil {
+				t.Fatal(r.err)
+			}
+			if len(f.archives) != 1 || f.archives[0] != image || len(f.opened) != 0 || len(f.builder.Gets()) != 0 {
+				t.Fatalf("%s: archives %v, layouts %v, buildah gets %v", image, f.archives, f.opened, f.builder.Gets())
+			}
+			if f.onlyPush(t).Image != f.archive {
+				t.Errorf("%s: pushed another image than the archive's", image)
+			}
+		}
+	})
+	t.Run("other transports are refused", func(t *testing.T) {
+		for _, image := range []string{"docker://x/y:1", "docker-daemon:app:1", "dir:/x"} {
+			f := newFixture()
+			r := f.run(t, "", image)
+			if r.err == nil || !strings.Contains(r.err.Error(), "transport is not supported") {
+				t.Fatalf("%s: err = %v", image, r.err)
+			}
+			if len(f.registry.Pushes()) != 0 || len(f.archives)+len(f.opened)+len(f.builder.Gets()) != 0 {
+				t.Errorf("%s: opened or pushed anyway", image)
+			}
 		}
 	})
 	t.Run("GetImage errors are returned", func(t *testing.T) {
@@ -546,7 +573,8 @@ func TestPushCmdIsReady(t *testing.T) {
 		t.Errorf("PushCmd %q usage %v errors %v", PushCmd.Use, PushCmd.SilenceUsage, PushCmd.SilenceErrors)
 	}
 	for _, name := range []string{"registry", "owner", "dest", "username", "password", "password-stdin",
-		"insecure", "ca-file", "plain-http", "build", "file", "context", "quiet", "output", "concurrency"} {
+		"insecure", "ca-file", "plain-http", "build", "file", "context", "quiet", "output", "concurrency",
+		"platform", "keep-uncompressed"} {
 		if PushCmd.Flags().Lookup(name) == nil {
 			t.Errorf("no --%s flag", name)
 		}

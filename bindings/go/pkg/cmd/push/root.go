@@ -1,6 +1,6 @@
-// Package push is the `idpbuilder push` Cobra command: it pushes a local image (an OCI layout
-// or an image in Buildah storage, optionally built first) to IDPBuilder's Gitea registry or
-// any OCI registry, through the Rust push library.
+// Package push is the `idpbuilder push` Cobra command: it pushes a local image (an OCI layout,
+// an oci-archive or docker-archive tar, or an image in Buildah storage, optionally built
+// first) to IDPBuilder's Gitea registry or any OCI registry, through the Rust push library.
 //
 // IDPBuilder adds it with one line: rootCmd.AddCommand(push.PushCmd).
 //
@@ -23,11 +23,12 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/cnoe-io/idp-push/bindings/go/pkg/archive"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/auth"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/buildah"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/cmd/internal/cmdutil"
-	"github.com/cnoe-io/idp-push/bindings/go/pkg/layout"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/registry"
+	"github.com/cnoe-io/idp-push/bindings/go/pkg/source"
 	idptls "github.com/cnoe-io/idp-push/bindings/go/pkg/tls"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
 )
@@ -44,13 +45,28 @@ const (
 	pushShort = "Push a local image to IDPBuilder's Gitea registry"
 	pushLong  = `Push a local image to IDPBuilder's Gitea container registry (or any OCI registry).
 
-IMAGE is an OCI layout (oci:DIR[:TAG] or a directory holding one) or the name of an image in
-local Buildah storage (localhost/app:1). With --build, IMAGE is the name to give the image that
-Buildah builds from --file and --context before it is pushed.
+IMAGE is one of:
+  oci:DIR[:TAG]                   an OCI layout (or just a directory holding one)
+  oci-archive:FILE[:TAG]          a tar of an OCI layout (skopeo, buildah, buildx type=oci)
+  docker-archive:FILE[:NAME:TAG]  docker save / podman save output (also docker 25+'s form)
+  FILE[:TAG] or FILE[:NAME:TAG]   a tar file: manifest.json makes it a docker archive,
+                                  oci-layout an OCI archive
+  NAME                            an image in local Buildah storage (localhost/app:1, also
+                                  containers-storage:NAME)
+Archives are read in place (nothing is extracted) and must be uncompressed: a .tar.gz is
+refused, decompress it first. Layers of classic docker archives are gzip-compressed while they are
+pushed (--keep-uncompressed pushes them as stored), so their digest is known only afterwards.
+With --build, IMAGE is the name to give the image that Buildah builds from --file and
+--context before it is pushed.
 
-The destination defaults to gitea.cnoe.localtest.me:8443/giteaadmin/NAME:TAG, with NAME and TAG
-taken from IMAGE (TAG is "latest" when IMAGE has none). --registry and --owner change those
-parts; --dest sets the whole reference.
+An OCI index (multi-platform image) is pushed whole, children first; --platform os/arch[/variant]
+pushes only that platform's image under the tag (and for a single image checks its platform).
+
+The destination defaults to gitea.cnoe.localtest.me:8443/giteaadmin/NAME:TAG. NAME (lowercased)
+is the layout directory's name, the archive file's name without .tar, the NAME of a docker
+archive's NAME:TAG or else its only RepoTag, or the image name. TAG comes from IMAGE, else from
+the image (the layout's or archive's ref name, the RepoTag's tag), else "latest". --registry and
+--owner change the other parts; --dest sets the whole reference.
 
 Credentials come from --password-stdin (or --password) with --username, else from
 IDPBUILDER_REGISTRY_PASSWORD with IDPBUILDER_REGISTRY_USERNAME (the user defaults to giteaAdmin
@@ -66,6 +82,12 @@ TLS), SSL_CERT_FILE, or the system roots.
 On success the last line on stdout is the pushed reference with its digest: REF@sha256:...`
 	pushExample = `  # Push an OCI layout, reading the password from stdin
   printf '%s' "$GITEA_PASSWORD" | idpbuilder push oci:./my-layout:v1 --password-stdin --insecure
+
+  # Push a docker save tarball (to .../giteaadmin/app:v1, named after its RepoTag app:v1)
+  docker save app:v1 -o app.tar && idpbuilder push docker-archive:app.tar
+
+  # Push only the arm64 image of a multi-platform OCI archive
+  idpbuilder push oci-archive:images.tar:v2 --platform linux/arm64
 
   # Build with Buildah, then push to gitea.cnoe.localtest.me:8443/giteaadmin/app:1
   idpbuilder push --build -f Dockerfile --context . localhost/app:1 --password-stdin`
@@ -85,6 +107,8 @@ On success the last line on stdout is the pushed reference with its digest: REF@
 	quietUsage         = "Show no progress and no warnings; print only the result"
 	outputUsage        = "Output format: text (REF@DIGEST) or json ({\"reference\",\"digest\",\"bytes\"})"
 	concurrencyUsage   = "Blobs uploaded at once (0: the library's default)"
+	platformUsage      = "Push only this platform's image (os/arch[/variant], e.g. linux/arm64) of a multi-platform IMAGE; for a single image, check it is this platform"
+	keepUncompUsage    = "Push the layers of a docker archive as stored (uncompressed tars) instead of gzip-compressing them"
 )
 
 // Deps are what the command works with; tests replace them with fakes.
@@ -95,8 +119,11 @@ type Deps struct {
 	// Builder builds images and finds them in local storage; nil disables --build and
 	// Buildah images.
 	Builder types.Builder
-	// OpenLayout opens an OCI layout source ("oci:DIR[:TAG]" or a directory).
+	// OpenLayout opens an OCI layout source ("oci:DIR[:TAG]", DIR or DIR:TAG).
 	OpenLayout func(source string) (types.Image, error)
+	// OpenArchive opens an archive source ("oci-archive:FILE[:TAG]",
+	// "docker-archive:FILE[:NAME:TAG]", or a tar file FILE[:TAG] / FILE[:NAME:TAG]).
+	OpenArchive func(source string) (types.Image, error)
 	// Getenv reads the environment (os.Getenv when nil).
 	Getenv func(string) string
 	// IsTerminal says whether w is a terminal (progress bars) or not (plain lines).
@@ -105,15 +132,16 @@ type Deps struct {
 	Logger *slog.Logger
 }
 
-// DefaultDeps uses the Rust push library, Buildah (configured from STORAGE_DRIVER and
-// BUILDAH_ISOLATION) and the process environment.
+// DefaultDeps uses the Rust push library, package source for layouts and archives, Buildah
+// (configured from STORAGE_DRIVER and BUILDAH_ISOLATION) and the process environment.
 func DefaultDeps() Deps {
 	return Deps{
-		Registry:   &registry.Client{},
-		Builder:    buildah.New(),
-		OpenLayout: func(s string) (types.Image, error) { return layout.Open(s) },
-		Getenv:     os.Getenv,
-		IsTerminal: isTerminal,
+		Registry:    &registry.Client{},
+		Builder:     buildah.New(),
+		OpenLayout:  openLocal,
+		OpenArchive: openLocal,
+		Getenv:      os.Getenv,
+		IsTerminal:  isTerminal,
 	}
 }
 
@@ -132,6 +160,8 @@ type flags struct {
 	quiet                 bool
 	output                string
 	concurrency           int
+	platform              string
+	keepUncompressed      bool
 }
 
 // NewPushCmd returns a push command using deps.
@@ -143,7 +173,10 @@ func NewPushCmd(deps Deps) *cobra.Command {
 		deps.IsTerminal = isTerminal
 	}
 	if deps.OpenLayout == nil {
-		deps.OpenLayout = func(s string) (types.Image, error) { return layout.Open(s) }
+		deps.OpenLayout = openLocal
+	}
+	if deps.OpenArchive == nil {
+		deps.OpenArchive = openLocal
 	}
 	f := &flags{}
 	cmd := &cobra.Command{
@@ -174,6 +207,8 @@ func NewPushCmd(deps Deps) *cobra.Command {
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, quietUsage)
 	fl.StringVarP(&f.output, "output", "o", "text", outputUsage)
 	fl.IntVar(&f.concurrency, "concurrency", 0, concurrencyUsage)
+	fl.StringVar(&f.platform, "platform", "", platformUsage)
+	fl.BoolVar(&f.keepUncompressed, "keep-uncompressed", false, keepUncompUsage)
 	return cmd
 }
 
@@ -215,6 +250,9 @@ func run(cmd *cobra.Command, deps Deps, f *flags, image string) (err error) {
 	if f.concurrency < 0 {
 		return fmt.Errorf("--concurrency %d: must be 0 or more", f.concurrency)
 	}
+	if err := checkPlatform(f.platform); err != nil {
+		return err
+	}
 	if f.registry == "" || strings.Contains(f.registry, "/") {
 		return fmt.Errorf("--registry %q: want HOST[:PORT]", f.registry)
 	}
@@ -254,7 +292,7 @@ func run(cmd *cobra.Command, deps Deps, f *flags, image string) (err error) {
 			"credential helpers and containers auth file, else pushes anonymously")
 	}
 
-	img, err := resolveImage(ctx, deps, f, image, stderr)
+	spec, img, err := resolveImage(ctx, deps, f, image, stderr)
 	if err != nil {
 		return err
 	}
@@ -268,21 +306,22 @@ func run(cmd *cobra.Command, deps Deps, f *flags, image string) (err error) {
 
 	dest := f.dest
 	if dest == "" {
-		name, tag := nameAndTag(image, f.build)
-		if tag == "" {
-			tag = img.Tag()
-		}
-		if tag == "" {
-			tag = DefaultTag
-		}
+		name, tag := nameAndTag(spec, img)
 		dest = f.registry + "/" + strings.ToLower(f.owner) + "/" + name + ":" + tag
 	}
-	log.Debug("pushing", "image", image, "digest", img.Digest(), "destination", dest)
+	digest := img.Digest()
+	if digest == "" {
+		digest = "made by the push"
+	}
+	log.Debug("pushing", "image", image, "kind", spec.Kind.String(), "digest", digest, "destination", dest,
+		"platform", f.platform, "keepUncompressed", f.keepUncompressed)
 
 	opts := types.PushOptions{
-		Credentials: creds.Credentials,
-		TLS:         tlsOptions,
-		Concurrency: f.concurrency,
+		Credentials:      creds.Credentials,
+		TLS:              tlsOptions,
+		Concurrency:      f.concurrency,
+		Platform:         f.platform,
+		KeepUncompressed: f.keepUncompressed,
 	}
 	var view *progressView
 	if !f.quiet {
@@ -299,7 +338,12 @@ func run(cmd *cobra.Command, deps Deps, f *flags, image string) (err error) {
 		result, err = rp.PushImage(ctx, img, dest, opts)
 	} else {
 		err = deps.Registry.Push(ctx, img, dest, opts)
-		result = types.PushResult{Reference: dest, Digest: img.Digest()}
+		// The image's digest is what went up only when no platform was chosen from it; it is
+		// "" when the push made the manifest (a classic docker archive).
+		result = types.PushResult{Reference: dest}
+		if f.platform == "" {
+			result.Digest = img.Digest()
+		}
 	}
 	if view != nil {
 		view.Stop(err == nil)
@@ -327,94 +371,136 @@ func run(cmd *cobra.Command, deps Deps, f *flags, image string) (err error) {
 	return err
 }
 
-// knownTransports are source prefixes of the containers/image family, mapped to whether this
-// command supports them yet (archives come later).
-var knownTransports = map[string]bool{
-	"oci": true, "containers-storage": true,
-	"oci-archive": false, "docker-archive": false, "docker": false, "dir": false, "docker-daemon": false,
-}
+// openLocal opens a layout or archive IMAGE (the default OpenLayout and OpenArchive).
+func openLocal(image string) (types.Image, error) { return source.Open(image) }
 
-// transportOf returns the transport prefix of image ("" for none).
-func transportOf(image string) string {
-	t, _, ok := strings.Cut(image, ":")
-	if !ok {
-		return ""
-	}
-	if _, known := knownTransports[t]; known {
-		return t
-	}
-	return ""
-}
-
-func resolveImage(ctx context.Context, deps Deps, f *flags, image string, stderr io.Writer) (types.Image, error) {
+// resolveImage is the one place that maps IMAGE to an image: source.Parse says which kind of
+// source it names, and each kind has its opener. With --build, IMAGE names the built image.
+func resolveImage(ctx context.Context, deps Deps, f *flags, image string, stderr io.Writer) (source.Spec, types.Image, error) {
 	if f.build {
+		spec := source.Spec{Input: image, Kind: source.Storage, Ref: image}
 		if deps.Builder == nil {
-			return nil, errors.New("--build: no image builder available")
+			return spec, nil, errors.New("--build: no image builder available")
 		}
-		if t := transportOf(image); t != "" {
-			return nil, fmt.Errorf("--build: IMAGE is the name for the built image (like localhost/app:1), not %s:", t)
+		if t, _, ok := strings.Cut(image, ":"); ok && isTransport(t) {
+			return spec, nil, fmt.Errorf("--build: IMAGE is the name for the built image (like localhost/app:1), not %s:", t)
 		}
 		dockerfile := f.file
 		if dockerfile == "" {
 			dockerfile = filepath.Join(f.contextDir, "Dockerfile")
 		}
-		return deps.Builder.Build(ctx, dockerfile, f.contextDir, types.BuildOptions{
+		img, err := deps.Builder.Build(ctx, dockerfile, f.contextDir, types.BuildOptions{
 			Tag: image, Quiet: f.quiet, Output: stderr,
 		})
+		return spec, img, err
 	}
-	switch t := transportOf(image); {
-	case t == "oci":
-		return deps.OpenLayout(image)
-	case t == "containers-storage":
-		return getImage(ctx, deps, strings.TrimPrefix(image, "containers-storage:"))
-	case t != "" && !knownTransports[t]:
-		return nil, fmt.Errorf("%s: the %s: transport is not supported yet; use oci:DIR[:TAG], a layout directory or a Buildah image name", image, t)
+	spec, err := source.Parse(image)
+	if err != nil {
+		return spec, nil, err
 	}
-	if st, err := os.Stat(image); err == nil && st.IsDir() {
-		return deps.OpenLayout(image)
+	var img types.Image
+	switch spec.Kind {
+	case source.Layout:
+		img, err = deps.OpenLayout(image)
+	case source.OCIArchive, source.DockerArchive, source.Archive:
+		if deps.OpenArchive == nil {
+			return spec, nil, fmt.Errorf("%s: no archive reader configured", image)
+		}
+		img, err = deps.OpenArchive(image)
+	case source.Storage:
+		if deps.Builder == nil {
+			return spec, nil, fmt.Errorf("%s is not an OCI layout or an image archive, and no image store is available", spec.Ref)
+		}
+		img, err = deps.Builder.GetImage(ctx, spec.Ref)
+	default:
+		err = fmt.Errorf("%s: unknown kind of source %v", image, spec.Kind)
 	}
-	if dir, tag := layout.ParseSource(image); tag != "" && layout.IsLayout(dir) {
-		return deps.OpenLayout(image)
-	}
-	return getImage(ctx, deps, image)
+	return spec, img, err
 }
 
-func getImage(ctx context.Context, deps Deps, ref string) (types.Image, error) {
-	if deps.Builder == nil {
-		return nil, fmt.Errorf("%s is not an OCI layout and no image store is available", ref)
-	}
-	return deps.Builder.GetImage(ctx, ref)
-}
-
-// nameAndTag derives the destination's image name (lowercased, as Gitea requires) and tag
-// from IMAGE; the tag is "" when IMAGE has none.
-func nameAndTag(image string, built bool) (name, tag string) {
-	t := ""
-	if !built {
-		t = transportOf(image)
-	}
-	switch {
-	case t == "oci" || (t == "" && !built && isLayoutArg(image)):
-		dir, tag := layout.ParseSource(image)
-		name = filepath.Base(filepath.Clean(dir))
-		return strings.ToLower(name), tag
-	case t == "containers-storage":
-		image = strings.TrimPrefix(image, "containers-storage:")
-	}
-	// An image reference: [host[:port]/]path/name[:tag][@digest].
-	ref, _, _ := strings.Cut(image, "@")
-	if i := strings.LastIndexByte(ref, ':'); i >= 0 && !strings.Contains(ref[i+1:], "/") {
-		ref, tag = ref[:i], ref[i+1:]
-	}
-	return strings.ToLower(path.Base(ref)), tag
-}
-
-func isLayoutArg(image string) bool {
-	if st, err := os.Stat(image); err == nil && st.IsDir() {
+// isTransport reports whether t is a transport prefix of the containers/image family.
+func isTransport(t string) bool {
+	switch t {
+	case "oci", "oci-archive", "docker-archive", "containers-storage", "docker", "docker-daemon", "dir":
 		return true
 	}
-	dir, tag := layout.ParseSource(image)
-	return tag != "" && layout.IsLayout(dir)
+	return false
+}
+
+// nameAndTag derives the default destination's image name (lowercased, as Gitea requires)
+// and tag from the source and the opened image:
+//
+//   - layout: the directory's name; TAG, else the layout's ref name;
+//   - oci-archive: the file's name without .tar; TAG, else the archive's ref name (when it
+//     holds one image);
+//   - docker-archive: NAME:TAG (last path component of NAME; no TAG is latest), else the
+//     archive's single RepoTag, else the file's name without .tar;
+//   - a tar file without transport: as the kind it turned out to be;
+//   - a Buildah image: the last path component of its name, and its tag.
+//
+// The tag is "latest" when none of these gives one.
+func nameAndTag(spec source.Spec, img types.Image) (name, tag string) {
+	switch spec.Kind {
+	case source.Layout, source.OCIArchive:
+		name, tag = spec.BaseName(), spec.Ref
+	case source.DockerArchive, source.Archive:
+		named, _ := img.(types.NamedImage)
+		switch {
+		case spec.Kind == source.DockerArchive && spec.Ref != "":
+			name, tag = repoName(archive.Familiar(spec.Ref))
+		case named != nil && named.RepoTag() != "":
+			name, tag = repoName(named.RepoTag())
+		default:
+			name = spec.BaseName()
+		}
+	default:
+		name, tag = repoName(spec.Ref)
+	}
+	if tag == "" {
+		tag = tagOf(img.Tag())
+	}
+	if tag == "" {
+		tag = DefaultTag
+	}
+	return strings.ToLower(name), tag
+}
+
+// repoName splits an image reference ([host[:port]/]path/name[:tag][@digest]) into the last
+// path component of its name and its tag.
+func repoName(ref string) (name, tag string) {
+	repo, tag := archive.SplitRepoTag(ref)
+	return path.Base(repo), tag
+}
+
+// tagOf is the tag an image's ref name gives: the name itself, or the tag part of a full
+// reference ("docker.io/library/app:v1", as some tools write ref names).
+func tagOf(refName string) string {
+	if strings.ContainsAny(refName, "/:@") {
+		_, tag := archive.SplitRepoTag(refName)
+		return tag
+	}
+	return refName
+}
+
+// checkPlatform checks --platform: os/arch[/variant], each part letters, digits, '.', '-' or
+// '_' (as the push library accepts it).
+func checkPlatform(p string) error {
+	if p == "" {
+		return nil
+	}
+	parts := strings.Split(p, "/")
+	ok := len(parts) == 2 || len(parts) == 3
+	for _, part := range parts {
+		if part == "" || strings.IndexFunc(part, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_')
+		}) >= 0 {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("--platform %q: want os/arch[/variant], e.g. linux/amd64 or linux/arm/v7", p)
+	}
+	return nil
 }
 
 // isTerminal says whether w is a terminal that can show progress bars: a TTY with a known,
