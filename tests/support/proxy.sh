@@ -43,6 +43,12 @@ http {
   fastcgi_temp_path $state/tmp/fastcgi;
   uwsgi_temp_path $state/tmp/uwsgi;
   scgi_temp_path $state/tmp/scgi;
+  # Connections to the registry are kept alive, as ingress-nginx does by default
+  # (upstream-keepalive-connections).
+  upstream registry {
+    server $IDP_TEST_REGISTRY;
+    keepalive 16;
+  }
   # Rate-limited fronts, for retry tests: excess requests get 429 with Retry-After, or 503.
   limit_req_zone \$binary_remote_addr zone=slow429:1m rate=4r/s;
   limit_req_zone \$binary_remote_addr zone=slow503:1m rate=4r/s;
@@ -85,9 +91,11 @@ http {
     # As ingress-nginx sets it for Gitea (proxy-body-size), but small.
     client_max_body_size $max_body;
     location / {
-      proxy_pass https://$IDP_TEST_REGISTRY;
+      proxy_pass https://registry;
       proxy_ssl_verify off;
+      proxy_ssl_session_reuse on;
       proxy_http_version 1.1;
+      proxy_set_header Connection "";
       proxy_set_header Host \$http_host;
       proxy_set_header X-Forwarded-Proto https;
       proxy_read_timeout 300s;
