@@ -519,6 +519,7 @@ impl Transfer<'_> {
         }
         let result = self.client.send_once(request, url, what).await;
         let mut outcome = outcome.lock().expect("outcome lock");
+        outcome.answered = true;
         self.sent.fetch_add(outcome.read, Ordering::Relaxed);
         // A verification failure is the real cause of whatever the transport reports.
         if let Some(e) = outcome.failure.take() {
@@ -729,6 +730,7 @@ impl Transfer<'_> {
             .await;
         let read = {
             let mut outcome = outcome.lock().expect("outcome lock");
+            outcome.answered = true;
             self.sent.fetch_add(outcome.read, Ordering::Relaxed);
             // The layer's own failure is the real cause of whatever the transport reports.
             if let Some(e) = outcome.failure.take() {
@@ -970,6 +972,9 @@ impl Stream for ProducedStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if this.outcome.lock().expect("outcome lock").answered {
+            return answered_error();
+        }
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(None) => Poll::Ready(None),
@@ -1043,6 +1048,20 @@ struct StreamOutcome {
     hashed: Option<Hasher>,
     /// Why the stream failed, when it was the blob's fault.
     failure: Option<Error>,
+    /// The server has answered. A server may answer (a proxy's 413, say) before it has read
+    /// the body and then keep reading and discarding it (nginx's lingering close); the HTTP
+    /// client would go on streaming the rest in the background, reading and encrypting data
+    /// nobody wants while the next request runs. Once this is set the body ends with an
+    /// error, which closes that connection.
+    answered: bool,
+}
+
+/// The error a body stream ends with once its request was answered.
+fn answered_error() -> Poll<Option<std::io::Result<Bytes>>> {
+    Poll::Ready(Some(Err(std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        "the registry answered before the body was sent",
+    ))))
 }
 
 /// Streams a range of a blob, hashing it; when `finishing`, checks the digest before the last
@@ -1090,6 +1109,9 @@ impl Stream for RangeStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if this.outcome.lock().expect("outcome lock").answered {
+            return answered_error();
+        }
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => {
