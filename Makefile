@@ -13,7 +13,7 @@ export NATIVE_LIBS
 LIB := target/release/libidp_push.a
 HEADER := include/idp_push.h
 
-.PHONY: all deps build lib header header-check test e2e demo bench go-library-id go-build go-test clean
+.PHONY: all deps build lib header header-check test e2e demo bench fuzz fuzz-smoke soak go-library-id go-build go-test clean
 all: build
 
 deps:
@@ -52,6 +52,19 @@ e2e: build
 
 demo: build
 	@scripts/demo.sh
+
+# Long forms of the reliability checks (RELIABILITY.md); `make test` runs their short forms.
+# libFuzzer + ASan, FUZZ_SECONDS (default 60) per target; installs cargo-fuzz if missing.
+fuzz:
+	fuzz/run.sh
+
+fuzz-smoke:
+	FUZZ_SECONDS=5 fuzz/run.sh
+
+# 50 pushes through random faults, registry restarts, concurrent pushes (IDP_SOAK_PUSHES).
+soak: build
+	tests/support/with-registry.sh env IDP_SOAK_PUSHES=$${IDP_SOAK_PUSHES:-50} cargo test --no-fail-fast \
+	  --test reliability_faults --test reliability_concurrent --test reliability_restart
 
 # Side-by-side benchmark against skopeo, crane, oras and curl; writes BENCHMARKS.md.
 bench: build

@@ -326,6 +326,11 @@ typedef struct idp_options {
    * docker-archive sources: push layers as stored instead of gzip-compressing them.
    */
   bool keep_uncompressed;
+  /**
+   * How long a connection may stay silent (and the longest wait to connect) before the
+   * request fails as a timeout, in milliseconds; 0 for the defaults (120 s, 15 s).
+   */
+  uint32_t timeout_ms;
 } idp_options;
 
 /**

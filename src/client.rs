@@ -50,6 +50,18 @@ impl RegistryClient {
         credentials: Option<Credentials>,
         scope: Option<String>,
     ) -> Result<RegistryClient> {
+        Self::with_timeout(registry, tls, credentials, scope, None)
+    }
+
+    /// With `timeout` as the longest silence of a connection (and the longest wait to connect),
+    /// instead of [`READ_TIMEOUT`] and [`CONNECT_TIMEOUT`].
+    pub fn with_timeout(
+        registry: &str,
+        tls: &TlsOptions,
+        credentials: Option<Credentials>,
+        scope: Option<String>,
+        timeout: Option<Duration>,
+    ) -> Result<RegistryClient> {
         let base = Url::parse(&format!("{}://{registry}/", tls.scheme())).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidReference,
@@ -57,8 +69,8 @@ impl RegistryClient {
             )
         })?;
         let mut builder = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
+            .connect_timeout(timeout.map_or(CONNECT_TIMEOUT, |t| t.min(CONNECT_TIMEOUT)))
+            .read_timeout(timeout.unwrap_or(READ_TIMEOUT))
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("idp-push/", env!("CARGO_PKG_VERSION")))
             // Never follow redirects with our Authorization header on them; we follow upload

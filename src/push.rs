@@ -8,7 +8,7 @@ use crate::auth::Credentials;
 use crate::blobcache::BlobCache;
 use crate::client::{response_error, RegistryClient};
 use crate::digest::Digest;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, Retry};
 use crate::login::resolve_credentials;
 use crate::progress::{ProgressEvent, ProgressFn, ProgressKind};
 use crate::reference::Reference;
@@ -72,6 +72,10 @@ pub struct PushOptions {
     /// `application/vnd.docker.image.rootfs.diff.tar`) instead of gzip-compressing them while
     /// they stream. Default false: compressed, as `docker push`, crane and skopeo do.
     pub keep_uncompressed: bool,
+    /// How long a connection to the registry may stay silent while we wait for it before the
+    /// request fails (and is retried, as any network failure); also the longest wait to connect.
+    /// `None`: 120 s of silence, 15 s to connect.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for PushOptions {
@@ -87,6 +91,7 @@ impl std::fmt::Debug for PushOptions {
             .field("cancel", &self.cancel.is_some())
             .field("platform", &self.platform)
             .field("keep_uncompressed", &self.keep_uncompressed)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -128,7 +133,7 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
         .await?;
         let credentials =
             resolve_credentials(&plan.destination.registry, options.credentials.clone()).await?;
-        let client = RegistryClient::new(
+        let client = RegistryClient::with_timeout(
             &plan.destination.registry,
             &options.tls,
             credentials.credentials,
@@ -136,6 +141,7 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
                 "repository:{}:pull,push",
                 plan.destination.repository
             )),
+            options.timeout,
         )?;
         let retry = options.retry.unwrap_or_default();
         retrying(&retry, |_| client.authenticate()).await?;
@@ -518,7 +524,21 @@ async fn put_manifest(
         })
         .await?;
     if response.status() != StatusCode::CREATED && !response.status().is_success() {
-        return Err(response_error(response, &what).await);
+        let status = response.status();
+        let error = response_error(response, &what).await;
+        // Every blob was confirmed in the repository before this PUT, so "blob unknown" (or,
+        // from distribution, DIGEST_INVALID: a blob link read while another push of the same
+        // blob rewrites it, which its filesystem driver does not do atomically) is a race with
+        // a concurrent push, which a retry gets past; a real absence still fails, once the
+        // retries are spent.
+        if status == StatusCode::BAD_REQUEST
+            && ["MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN", "DIGEST_INVALID"]
+                .iter()
+                .any(|code| error.message().contains(code))
+        {
+            return Err(error.with_retry(Retry::Yes(None)));
+        }
+        return Err(error);
     }
     // The registry computes the digest from what it stored; it must be ours (byte for byte).
     if let Some(stored) = response

@@ -458,6 +458,14 @@ fn describe(e: &rustls::Error, host: &str) -> String {
                  (or another certs.d directory)"
             )
         }
+        // Not a certificate problem: the server answered with something that is not TLS (a
+        // plain-HTTP registry, another protocol), which no CA or --insecure fixes.
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            return format!(
+                "TLS error talking to {host}: the server does not speak TLS (its answer is not a \
+                 TLS record); if it is a plain-HTTP registry, push to it with plain HTTP"
+            )
+        }
         other => format!("TLS handshake failed: {other}"),
     };
     format!(

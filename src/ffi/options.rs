@@ -62,6 +62,9 @@ pub struct idp_options {
     pub platform: *const c_char,
     /// docker-archive sources: push layers as stored instead of gzip-compressing them.
     pub keep_uncompressed: bool,
+    /// How long a connection may stay silent (and the longest wait to connect) before the
+    /// request fails as a timeout, in milliseconds; 0 for the defaults (120 s, 15 s).
+    pub timeout_ms: u32,
 }
 
 /// Fills `options` with the defaults of this library version and sets `struct_size`.
@@ -99,6 +102,7 @@ pub struct Settings {
     pub save_credentials: bool,
     pub platform: Option<String>,
     pub keep_uncompressed: bool,
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Reads caller options (NULL means all defaults), honouring `struct_size`.
@@ -161,5 +165,7 @@ pub unsafe fn read_options(options: *const idp_options) -> Result<Settings, FfiE
         save_credentials: copy.save_credentials,
         platform: optional_str(copy.platform, "options.platform")?.map(str::to_string),
         keep_uncompressed: copy.keep_uncompressed,
+        timeout: (copy.timeout_ms > 0)
+            .then(|| std::time::Duration::from_millis(u64::from(copy.timeout_ms))),
     })
 }

@@ -162,6 +162,7 @@ pub unsafe extern "C" fn idp_push(
             chunk_size: settings.chunk_size,
             platform: settings.platform,
             keep_uncompressed: settings.keep_uncompressed,
+            timeout: settings.timeout,
             ..Default::default()
         };
         let report = crate::push_blocking(source, destination, &push_options)?;

@@ -80,7 +80,13 @@ impl Files {
     /// The size of a regular file.
     pub async fn size(&self, rel: &str) -> std::io::Result<u64> {
         match self {
-            Files::Dir(root) => Ok(tokio::fs::metadata(root.join(rel)).await?.len()),
+            Files::Dir(root) => {
+                let meta = tokio::fs::metadata(root.join(rel)).await?;
+                if !meta.is_file() {
+                    return Err(not_regular());
+                }
+                Ok(meta.len())
+            }
             Files::Tar { index, .. } => Ok(Self::entry(index, rel)?.size),
         }
     }
@@ -93,7 +99,7 @@ impl Files {
     ) -> std::io::Result<Box<dyn AsyncRead + Send + Unpin>> {
         match self {
             Files::Dir(root) => {
-                let mut file = tokio::fs::File::open(root.join(rel)).await?;
+                let mut file = open_regular(&root.join(rel)).await?;
                 if offset > 0 {
                     file.seek(std::io::SeekFrom::Start(offset)).await?;
                 }
@@ -372,9 +378,26 @@ pub(crate) fn list_or_none(tags: &[&str]) -> String {
     }
 }
 
+fn not_regular() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, "it is not a regular file")
+}
+
+/// Opens a file of a layout, refusing anything but a regular file: opening a FIFO would wait
+/// for a writer forever (hence O_NONBLOCK, which changes nothing for regular files), and a
+/// device could be read without end.
+async fn open_regular(path: &Path) -> std::io::Result<tokio::fs::File> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.read(true).custom_flags(libc::O_NONBLOCK);
+    let file = options.open(path).await?;
+    if !file.metadata().await?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
 /// Reads a file that must be small; refuses to read more than `limit` bytes.
 async fn read_small(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let file = tokio::fs::File::open(path).await?;
+    let file = open_regular(path).await?;
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes).await?;
     if bytes.len() as u64 > limit {

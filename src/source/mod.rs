@@ -330,6 +330,12 @@ async fn index_archive(file: &Path, kind: &str) -> Result<Arc<TarIndex>> {
              oci:{shown}"
         )));
     }
+    if !meta.is_file() {
+        // A FIFO would be waited on forever, a device read without end.
+        return Err(Error::invalid_source(format!(
+            "cannot open {kind} {shown}: it is not a regular file"
+        )));
+    }
     let path = file.to_path_buf();
     let index = tokio::task::spawn_blocking(move || -> Result<TarIndex> {
         let mut head = [0u8; 8];

@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| idp_push_fuzz::harness::oci_manifest(data));

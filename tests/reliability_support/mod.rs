@@ -1,0 +1,155 @@
+//! Shared by the tests/reliability_*.rs files: policies that keep fault tests short, checks of
+//! what a tag points at, a watchdog for pushes that must not hang, and the figures log.
+#![allow(dead_code)]
+
+use crate::common::{env, layout_digest, TestEnv};
+use idp_push::{push_blocking, PushOptions, PushReport, RetryPolicy};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Retries that make transient faults survivable and permanent ones fail in seconds.
+pub fn quick_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 8,
+        max_elapsed: Duration::from_secs(30),
+        base_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(500),
+    }
+}
+
+/// Few attempts, for permanent faults.
+pub fn few_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        max_elapsed: Duration::from_secs(10),
+        base_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(200),
+    }
+}
+
+/// The read/connect timeout the fault tests use (a stalled connection costs this much).
+pub const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The multi-layer fixture: `oci:DIR:v1` and its manifest digest.
+pub fn multi_layer(env: &TestEnv) -> (String, String) {
+    let layout = env.fixtures.join("layout");
+    (
+        format!("oci:{}:v1", layout.display()),
+        layout_digest(&layout, "v1"),
+    )
+}
+
+/// A small other image (`two-tags:a`), to tag first and check it stays.
+pub fn small_image(env: &TestEnv) -> (String, String) {
+    let layout = env.fixtures.join("two-tags");
+    (
+        format!("oci:{}:a", layout.display()),
+        layout_digest(&layout, "a"),
+    )
+}
+
+/// `dest` (`registry/path:tag`) with its host replaced by `host`.
+pub fn via(host: &str, dest: &str) -> String {
+    format!("{host}/{}", dest.split_once('/').unwrap().1)
+}
+
+/// Pushes on another thread and fails the test (instead of hanging it) after `limit`.
+pub fn push_within(
+    limit: Duration,
+    source: &str,
+    dest: &str,
+    options: &PushOptions,
+) -> (idp_push::Result<PushReport>, Duration) {
+    let (tx, rx) = mpsc::channel();
+    let (source, target, options) = (source.to_string(), dest.to_string(), options.clone());
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let _ = tx.send(push_blocking(&source, &target, &options));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(result) => (result, started.elapsed()),
+        Err(_) => panic!("push to {dest} still running after {limit:?}: it hangs"),
+    }
+}
+
+/// What the registry serves under `reference`, by digest, or `None` when it serves nothing
+/// (skopeo, with a certificate directory of its own per CA: tests here talk to registries
+/// other than the one of `make test`).
+pub fn tagged(env: &TestEnv, reference: &str) -> Option<String> {
+    skopeo_raw(env, reference)
+        .ok()
+        .map(|raw| idp_push::digest::Digest::of(&raw).to_string())
+}
+
+pub fn skopeo_raw(env: &TestEnv, reference: &str) -> Result<Vec<u8>, String> {
+    let ca = std::fs::read(&env.ca).unwrap();
+    let dir = env.state.join(format!(
+        "skopeo-certs-{}-{}",
+        std::process::id(),
+        &idp_push::digest::Digest::of(&ca).hex()[..12]
+    ));
+    if !dir.join("ca.crt").exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = dir.join(format!("ca.crt.{:?}", std::thread::current().id()));
+        std::fs::write(&tmp, &ca).unwrap();
+        std::fs::rename(&tmp, dir.join("ca.crt")).unwrap();
+    }
+    let out = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--retry-times", "0"])
+        .arg("--cert-dir")
+        .arg(&dir)
+        .arg("--creds")
+        .arg(format!("{}:{}", env.username, env.password))
+        .arg(format!("docker://{reference}"))
+        .output()
+        .expect("skopeo runs");
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Appends a line to $IDP_RELIABILITY_LOG (the figures RELIABILITY.md reports) and stderr.
+pub fn figure(line: &str) {
+    eprintln!("figure: {line}");
+    if let Ok(path) = std::env::var("IDP_RELIABILITY_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// How many pushes the soak tests make: IDP_SOAK_PUSHES, else `short`.
+pub fn pushes(short: u64) -> u64 {
+    std::env::var("IDP_SOAK_PUSHES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(short)
+}
+
+/// A seed for random faults: IDP_FAULT_SEED, else from the clock (printed, to replay a run).
+pub fn seed() -> u64 {
+    let seed = std::env::var("IDP_FAULT_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("fault seed {seed} (IDP_FAULT_SEED={seed} replays it)");
+    seed
+}
+
+/// The registry's state directory (server.crt, server.key).
+pub fn state() -> PathBuf {
+    env().state
+}
