@@ -121,6 +121,7 @@ pub struct PushReport {
 pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Result<PushReport> {
     let cancel = options.cancel.clone().unwrap_or_default();
     let report = reporter(options.progress.clone());
+    let retry = options.retry.unwrap_or_default();
     let blobs_phase = async {
         let plan = Plan::new(
             source,
@@ -143,7 +144,6 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
             )),
             options.timeout,
         )?;
-        let retry = options.retry.unwrap_or_default();
         retrying(&retry, |_| client.authenticate()).await?;
         // A warm push costs one request: when the tag already names this exact manifest, the
         // registry holds everything it references.
@@ -163,7 +163,7 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
             repository: &plan.destination.repository,
             source: &plan.source,
             report: report.clone(),
-            retry: options.retry.unwrap_or_default(),
+            retry,
             chunks: ChunkPolicy::new(options.chunk_size),
             cache: cache.as_ref(),
             sent: AtomicU64::new(0),
@@ -207,7 +207,6 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
             sent,
         } => (plan, root, client, outcomes, sent),
     };
-    let retry = options.retry.unwrap_or_default();
     let manifests_pushed =
         push_manifests(&client, &plan.destination, &root, &report, &cancel, &retry).await?;
 

@@ -459,21 +459,7 @@ impl Transfer<'_> {
         if actual != blob.digest {
             return Err(mismatch(blob, format!("its content hashes to {actual}")));
         }
-        let url = with_digest(&session.location, &blob.digest);
-        let response = self
-            .client
-            .send_once(
-                self.client
-                    .request(Method::PUT, &url)
-                    .header(CONTENT_LENGTH, 0),
-                &url,
-                &what,
-            )
-            .await?;
-        if response.status() != StatusCode::CREATED {
-            return Err(response_error(response, &what).await);
-        }
-        Ok(())
+        self.commit(&session.location, blob, &what).await
     }
 
     /// Sends bytes `[offset, offset + len)` of the blob as a streamed body, hashing them on top
