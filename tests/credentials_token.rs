@@ -84,6 +84,48 @@ fn password_gets_a_token_with_basic() {
         .any(|s| s.as_str().unwrap().ends_with(":pull,push"))));
 }
 
+/// A token that expires in the middle of a push: the registry answers 401, the push fetches a
+/// new token and goes on from where the upload stood.
+#[test]
+fn reauthenticates_when_the_token_expires_mid_push() {
+    let service = TokenService::start_with_ttl(-58);
+    let registry = service.registry("IDP_TOKEN_REALM");
+    let creds = Credentials::new(
+        &service.env["IDP_TOKEN_USERNAME"],
+        &service.env["IDP_TOKEN_PASSWORD"],
+    );
+    let waited = Arc::new(Mutex::new(false));
+    let first = waited.clone();
+    let options = PushOptions {
+        concurrency: 1,
+        // Outlive the token before the first upload's body goes out.
+        progress: Some(Arc::new(move |e: &ProgressEvent| {
+            let mut done = first.lock().unwrap();
+            if e.kind == idp_push::ProgressKind::BlobStarted && !*done {
+                *done = true;
+                std::thread::sleep(Duration::from_secs(4));
+            }
+        })),
+        ..options(Some(creds), tls(&registry, &service))
+    };
+    let dest = registry.dest("expiring");
+    let report = push_blocking(&source(), &dest, &options).unwrap();
+    assert!(
+        *waited.lock().unwrap(),
+        "the push waited past the token's life"
+    );
+    let tokens = service
+        .requests()
+        .iter()
+        .filter(|r| r["ok"] == true)
+        .count();
+    assert!(
+        tokens >= 2,
+        "a new token was fetched after the first expired ({tokens})"
+    );
+    assert!(report.blobs_uploaded > 0);
+}
+
 #[test]
 fn identity_token_from_docker_config_uses_the_refresh_grant() {
     let service = TokenService::start();

@@ -158,9 +158,20 @@ pub struct TokenService {
 
 impl TokenService {
     pub fn start() -> TokenService {
+        Self::start_with_ttl(300)
+    }
+
+    /// A service whose tokens live `ttl` seconds (negative counts against the registry's
+    /// 60 s leeway: -58 gives tokens that expire about two seconds after they are issued).
+    pub fn start_with_ttl(ttl: i64) -> TokenService {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("token");
-        run_script("token-service.sh", &["start", state.to_str().unwrap()], &[]);
+        let ttl = ttl.to_string();
+        run_script(
+            "token-service.sh",
+            &["start", state.to_str().unwrap()],
+            &[("IDP_TOKEN_TTL", ttl.as_str())],
+        );
         let env = parse_env_file(&state.join("env"));
         TokenService { dir, env }
     }

@@ -43,6 +43,7 @@ start() {
   "username": "tokenuser",
   "password": "$password",
   "refresh_token": "$refresh",
+  "token_ttl": ${IDP_TOKEN_TTL:-300},
   "log": "$state/requests.log",
   "ready": "$state/ready"
 }

@@ -4,7 +4,7 @@
     token_service.py CONFIG.json
 
 CONFIG holds: port, tls_cert, tls_key (HTTPS), signing_cert, signing_key (RSA, RS256), issuer,
-service, username, password, refresh_token, log (a file that gets one JSON line per request,
+service, username, password, refresh_token, token_ttl (optional), log (a file that gets one JSON line per request,
 never a secret), ready (a file written once the service listens).
 
 Two realms:
@@ -65,7 +65,9 @@ def make_token(subject, scopes):
         "iss": CONFIG["issuer"],
         "sub": subject,
         "aud": CONFIG["service"],
-        "exp": now + 300,
+        # token_ttl (seconds, default 300) may be negative: distribution allows 60 s of clock
+        # leeway, so -58 makes tokens that expire about two seconds after they are issued.
+        "exp": now + CONFIG.get("token_ttl", 300),
         "nbf": now - 10,
         "iat": now,
         "jti": binascii.hexlify(os.urandom(8)).decode(),
