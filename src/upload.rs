@@ -599,6 +599,19 @@ enum Mount {
 /// size chunks after a 413).
 type StreamFailure = (Error, u64);
 
+/// The digest and size of a compressed stream, checked to have ended (`streamed` is its
+/// result) and to have gone to the registry whole (`sent` bytes).
+fn all_sent(streamed: Option<(Digest, u64)>, sent: u64, what: &str) -> Result<(Digest, u64)> {
+    let (digest, size) = streamed
+        .ok_or_else(|| Error::internal(format!("{what}: the stream ended before the layer did")))?;
+    if size != sent {
+        return Err(Error::internal(format!(
+            "{what}: sent {sent} of {size} compressed bytes"
+        )));
+    }
+    Ok((digest, size))
+}
+
 impl Transfer<'_> {
     /// Makes sure the registry holds `layer` compressed: the blob a previous push made of it
     /// when the record knows it and the registry has it (or can mount it), else compressed now
@@ -728,22 +741,8 @@ impl Transfer<'_> {
         if response.status() != StatusCode::ACCEPTED {
             return Err((response_error(response, &what).await, read));
         }
-        let (digest, size) = result
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or_else(|| {
-                (
-                    Error::internal(format!("{what}: the stream ended before the layer did")),
-                    read,
-                )
-            })?;
-        if size != read {
-            return Err((
-                Error::internal(format!("{what}: sent {read} of {size} compressed bytes")),
-                read,
-            ));
-        }
+        let streamed = result.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let (digest, size) = all_sent(streamed, read, &what).map_err(|e| (e, read))?;
         if let Some(end) = range_end(&response).filter(|end| *end != size) {
             return Err((
                 Error::new(
@@ -758,11 +757,8 @@ impl Transfer<'_> {
             .client
             .resolve_location(&response, &what)
             .unwrap_or(session.location);
-        let descriptor = Descriptor::new(&layer.media_type, digest, size);
-        self.commit(&location, &descriptor, &what)
+        self.commit_streamed(&location, layer, digest, size, &what)
             .await
-            .map_err(|e| (e, 0))?;
-        Ok(descriptor)
     }
 
     /// `PATCH` chunks of at most `chunk` compressed bytes (one held in memory at a time), then
@@ -817,20 +813,22 @@ impl Transfer<'_> {
                 consumed.load(Ordering::Relaxed),
             ));
         }
-        let (digest, size) = compressed.result().ok_or_else(|| {
-            (
-                Error::internal(format!("{what}: the stream ended before the layer did")),
-                0,
-            )
-        })?;
-        if size != offset {
-            return Err((
-                Error::internal(format!("{what}: sent {offset} of {size} compressed bytes")),
-                0,
-            ));
-        }
+        let (digest, size) = all_sent(compressed.result(), offset, &what).map_err(|e| (e, 0))?;
+        self.commit_streamed(&location, layer, digest, size, &what)
+            .await
+    }
+
+    /// Completes a streamed layer of `digest` and `size` (known only now) at `location`.
+    async fn commit_streamed(
+        &self,
+        location: &Url,
+        layer: &StreamLayer,
+        digest: Digest,
+        size: u64,
+        what: &str,
+    ) -> Result<Descriptor, StreamFailure> {
         let descriptor = Descriptor::new(&layer.media_type, digest, size);
-        self.commit(&location, &descriptor, &what)
+        self.commit(location, &descriptor, what)
             .await
             .map_err(|e| (e, 0))?;
         Ok(descriptor)

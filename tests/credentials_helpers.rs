@@ -2,6 +2,7 @@
 //! docker-credential-helpers protocol on a PATH of their own) and real config files: precedence
 //! between all sources, helper failures, timeouts, saving. No registry needed.
 
+mod common;
 mod credentials_support;
 
 use credentials_support::{assert_secret_free, helper, helper_calls, script};

@@ -2,10 +2,11 @@
 //! harness registry (TLS, htpasswd): pushes and logins succeed with them, wrong ones fail
 //! without leaking, and `save` writes what a later resolve finds.
 
+mod common;
 mod credentials_support;
 
 use credentials_support::{
-    assert_secret_free, harness, helper, helper_calls, options, source, tls_with_ca, unique,
+    assert_secret_free, helper, helper_calls, options, source, tls_with_ca, unique,
 };
 use idp_push::credentials::{resolve_with, save_with, CredentialSource, Environment};
 use idp_push::{login_blocking, push_blocking, AuthScheme, Credentials, ErrorKind, ProgressEvent};
@@ -56,7 +57,7 @@ impl Setup {
 
 /// Resolves for the harness registry, pushes with what was found, and checks with a login.
 fn push_with_resolved(setup: &Setup, name: &str) -> CredentialSource {
-    let h = harness();
+    let h = common::env();
     let resolved = resolve_with(&h.registry, None, &setup.env).unwrap();
     let credentials = resolved.credentials.clone();
     assert!(credentials.is_some(), "found nothing");
@@ -79,7 +80,7 @@ fn push_with_resolved(setup: &Setup, name: &str) -> CredentialSource {
 
 #[test]
 fn docker_config_auths_entry_pushes() {
-    let h = harness();
+    let h = common::env();
     let s = Setup::new();
     s.write_docker(serde_json::json!({
         "auths": {
@@ -94,7 +95,7 @@ fn docker_config_auths_entry_pushes() {
 
 #[test]
 fn docker_config_username_password_fields_push() {
-    let h = harness();
+    let h = common::env();
     let s = Setup::new();
     s.write_docker(serde_json::json!({
         "auths": {h.registry.clone(): {"username": h.username, "password": h.password}},
@@ -104,7 +105,7 @@ fn docker_config_username_password_fields_push() {
 
 #[test]
 fn cred_helpers_entry_pushes() {
-    let h = harness();
+    let h = common::env();
     let s = Setup::new();
     helper(&s.bin(), "idptest", &h.username, &h.password);
     s.write_docker(serde_json::json!({
@@ -126,7 +127,7 @@ fn cred_helpers_entry_pushes() {
 
 #[test]
 fn creds_store_pushes() {
-    let h = harness();
+    let h = common::env();
     let s = Setup::new();
     helper(&s.bin(), "idpstore", &h.username, &h.password);
     s.write_docker(serde_json::json!({
@@ -142,7 +143,7 @@ fn creds_store_pushes() {
 
 #[test]
 fn containers_auth_file_pushes() {
-    let h = harness();
+    let h = common::env();
     let s = Setup::new();
     s.write_docker(serde_json::json!({"auths": {}}));
     std::fs::write(
@@ -160,7 +161,7 @@ fn containers_auth_file_pushes() {
 
 #[test]
 fn wrong_password_from_a_helper_fails_without_leaking() {
-    let h = harness();
+    let h = common::env();
     let s = Setup::new();
     let secret = "helper-wrong-Pa55-b7c1e";
     helper(&s.bin(), "idpwrong", &h.username, secret);
@@ -206,7 +207,7 @@ fn wrong_password_from_a_helper_fails_without_leaking() {
 
 #[test]
 fn anonymous_push_is_refused_and_says_so() {
-    let h = harness();
+    let h = common::env();
     let s = Setup::new();
     let resolved = resolve_with(&h.registry, None, &s.env).unwrap();
     assert_eq!(resolved.source, CredentialSource::Anonymous);
@@ -222,7 +223,7 @@ fn anonymous_push_is_refused_and_says_so() {
 
 #[test]
 fn verified_credentials_saved_like_docker_login_are_found_again() {
-    let h = harness();
+    let h = common::env();
     let s = Setup::new();
     let credentials = Credentials::new(&h.username, &h.password);
     login_blocking(

@@ -6,6 +6,7 @@
 //!
 //! Needs the fixtures (IDP_TEST_FIXTURES) but no real registry.
 
+mod common;
 mod credentials_support;
 
 use credentials_support::{assert_secret_free, certs, options, source};

@@ -3,6 +3,7 @@
 //! identity token (OAuth2 refresh token, `POST realm`), and a Gitea-like realm that refuses the
 //! POST so the identity token goes as a password on GET.
 
+mod common;
 mod credentials_support;
 
 use credentials_support::{

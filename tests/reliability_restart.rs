@@ -212,7 +212,7 @@ fn push_with_kill(registry: &Arc<Registry>, name: &str, at: u64, down: Option<Du
     }
     let now = tagged(env, &dest);
     if now.is_none() {
-        eprintln!("skopeo: {:?}", reliability_support::skopeo_raw(env, &dest));
+        eprintln!("skopeo: {:?}", env.skopeo_raw(&dest));
     }
     let outcome = match &result {
         Ok(report) => {

@@ -11,7 +11,6 @@ use idp_push::{push_blocking, BlobCacheSetting, ErrorKind, PushOptions};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 const DOCKER_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const GZIP_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
@@ -25,44 +24,11 @@ fn archive(name: &str) -> String {
     archives().join(name).display().to_string()
 }
 
-/// The CA as skopeo's --cert-dir wants it, written once: rewriting a shared copy while other
-/// tests' skopeo processes read it makes them fail with "unknown authority".
-fn cert_dir(env: &TestEnv) -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(&env.ca, dir.path().join("ca.crt")).unwrap();
-        dir
-    })
-    .path()
-}
-
-/// `skopeo inspect --raw`: the manifest bytes as the registry serves them, or the error.
-fn skopeo_raw(env: &TestEnv, reference: &str) -> Result<Vec<u8>, String> {
-    let out = Command::new("skopeo")
-        .args(["inspect", "--raw", "--retry-times", "0", "--cert-dir"])
-        .arg(cert_dir(env))
-        .arg("--creds")
-        .arg(format!("{}:{}", env.username, env.password))
-        .arg(format!("docker://{reference}"))
-        .output()
-        .expect("skopeo runs");
-    if out.status.success() {
-        Ok(out.stdout)
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-fn skopeo_digest(env: &TestEnv, reference: &str) -> String {
-    let raw =
-        skopeo_raw(env, reference).unwrap_or_else(|e| panic!("skopeo inspect {reference}: {e}"));
-    Digest::of(&raw).to_string()
-}
-
 /// The manifest the registry serves, parsed, after checking its digest is `digest`.
 fn served(env: &TestEnv, reference: &str, digest: &Digest) -> serde_json::Value {
-    let raw = skopeo_raw(env, reference).expect("the image is in the registry");
+    let raw = env
+        .skopeo_raw(reference)
+        .expect("the image is in the registry");
     assert_eq!(&Digest::of(&raw), digest, "{reference}");
     serde_json::from_slice(&raw).unwrap()
 }
@@ -76,7 +42,7 @@ fn pull_back(env: &TestEnv, reference: &str) -> tempfile::TempDir {
         // Keep uncompressed layers as they are served, so their digests can be checked.
         .arg("--dest-oci-accept-uncompressed-layers")
         .arg("--src-cert-dir")
-        .arg(cert_dir(env))
+        .arg(env.skopeo_cert_dir())
         .arg("--src-creds")
         .arg(format!("{}:{}", env.username, env.password))
         .arg(format!("docker://{reference}"))
@@ -162,7 +128,7 @@ fn oci_archive_from_skopeo_pushes_byte_for_byte() {
         let dest = env.dest(&format!("oci-archive-{i}"), "v1");
         let report = push_blocking(source, &dest, &env.options()).unwrap();
         assert_eq!(report.digest.as_str(), want, "{source}");
-        assert_eq!(skopeo_digest(&env, &dest), want, "{source}");
+        assert_eq!(env.skopeo_digest(&dest), want, "{source}");
         assert_eq!(report.blobs_uploaded, 4, "{source}");
     }
 }
@@ -174,7 +140,7 @@ fn oci_archive_made_by_tar_with_dot_slash_names() {
     let dest = env.dest("oci-tar", "v1");
     let report = push_blocking(&archive("oci-tar.tar"), &dest, &env.options()).unwrap();
     assert_eq!(report.digest.as_str(), want);
-    assert_eq!(skopeo_digest(&env, &dest), want);
+    assert_eq!(env.skopeo_digest(&dest), want);
     let err = push_blocking(
         &format!("oci-archive:{}:nope", archive("oci-tar.tar")),
         &dest,
@@ -286,7 +252,7 @@ fn docker_archive_with_two_images_needs_a_name() {
     assert!(err.message().contains("app:v1, other:b"), "{err}");
     let err = push_blocking(&format!("{tar}:nope:1"), &dest, &env.options()).unwrap_err();
     assert!(err.message().contains("no image named nope:1"), "{err}");
-    assert!(skopeo_raw(&env, &dest).is_err());
+    assert!(env.skopeo_raw(&dest).is_err());
 
     let report = push_blocking(
         &format!("docker-archive:{tar}:docker.io/library/other:b"),
@@ -294,7 +260,7 @@ fn docker_archive_with_two_images_needs_a_name() {
         &env.options(),
     )
     .unwrap();
-    assert_eq!(skopeo_digest(&env, &dest), report.digest.as_str());
+    assert_eq!(env.skopeo_digest(&dest), report.digest.as_str());
     // The config is two-tags:b's.
     let manifest = served(&env, &dest, &report.digest);
     let two_tags = env.fixtures.join("two-tags");
@@ -326,7 +292,7 @@ fn docker_25_archive_pushes_its_oci_manifest() {
         let dest = env.dest(&format!("docker-oci-{i}"), "v1");
         let report = push_blocking(source, &dest, &env.options()).unwrap();
         assert_eq!(report.digest.as_str(), want.trim(), "{source}");
-        assert_eq!(skopeo_digest(&env, &dest), want.trim());
+        assert_eq!(env.skopeo_digest(&dest), want.trim());
     }
 }
 
@@ -352,11 +318,11 @@ fn multi_platform_index_and_platform_selection() {
     let report = push_blocking(&source, &dest, &env.options()).unwrap();
     assert_eq!(report.digest.as_str(), want);
     assert_eq!(report.manifests_pushed, 3);
-    assert_eq!(skopeo_digest(&env, &dest), want);
+    assert_eq!(env.skopeo_digest(&dest), want);
     for child in &children {
         let digest = child["digest"].as_str().unwrap();
         assert_eq!(
-            skopeo_digest(&env, &format!("{}@{digest}", env.repo("multi"))),
+            env.skopeo_digest(&format!("{}@{digest}", env.repo("multi"))),
             digest
         );
     }
@@ -384,7 +350,7 @@ fn multi_platform_index_and_platform_selection() {
         let report = push_blocking(source, &dest, &options).unwrap();
         assert_eq!(report.digest.as_str(), arm64);
         assert_eq!(report.manifests_pushed, 1);
-        assert_eq!(skopeo_digest(&env, &dest), arm64);
+        assert_eq!(env.skopeo_digest(&dest), arm64);
     }
 
     let none = PushOptions {
@@ -399,7 +365,7 @@ fn multi_platform_index_and_platform_selection() {
         "{err}"
     );
     assert!(err.message().contains("linux/amd64, linux/arm64"), "{err}");
-    assert!(skopeo_raw(&env, &dest).is_err());
+    assert!(env.skopeo_raw(&dest).is_err());
 
     // A single image: its config must say the platform asked for.
     let single = format!("oci:{}:amd64", layout.display());
@@ -465,7 +431,7 @@ fn oci_archive_upload_resumes_mid_blob() {
     assert!(proxy.cut_done.load(std::sync::atomic::Ordering::SeqCst));
     let want = layout_digest(&env.fixtures.join("big"), "v1");
     assert_eq!(report.digest.as_str(), want);
-    assert_eq!(skopeo_digest(&env, &direct), want);
+    assert_eq!(env.skopeo_digest(&direct), want);
     let total = blob_bytes(&env.fixtures.join("big"));
     assert!(
         report.bytes_sent > total && report.bytes_sent <= total + chunk,
@@ -612,7 +578,7 @@ fn hostile_archives_fail_clearly_and_tag_nothing() {
         }
         assert!(!err.message().contains('\n'));
         assert!(
-            skopeo_raw(&env, &dest).is_err(),
+            env.skopeo_raw(&dest).is_err(),
             "{name}: the tag must not exist"
         );
     }

@@ -5,10 +5,11 @@
 //! certs.d and SSL_CERT_FILE are read from the process environment, so those tests run a
 //! child test (`child_*`, ignored on its own) in a process of its own with the variables set.
 
+mod common;
 mod credentials_support;
 
 use credentials_support::{
-    bundle, certs, child_var, harness, options, run_child, source, tls_with_ca, unique, Registry,
+    bundle, certs, child_var, options, run_child, source, tls_with_ca, unique, Registry,
 };
 use idp_push::{login_blocking, push_blocking, ErrorKind, TlsOptions};
 use std::path::Path;
@@ -22,7 +23,7 @@ fn assert_tls_error(err: &idp_push::Error, what: &str) {
 
 #[test]
 fn ca_bundle_with_several_certificates_is_trusted() {
-    let h = harness();
+    let h = common::env();
     let dir = tempfile::tempdir().unwrap();
     certs(&["ca", dir.path().to_str().unwrap(), "unrelated"]);
     let pem = bundle(
@@ -44,7 +45,7 @@ fn ca_bundle_with_several_certificates_is_trusted() {
 
 #[test]
 fn wrong_ca_names_unknown_authority_and_the_ways_out() {
-    let h = harness();
+    let h = common::env();
     let creds = idp_push::Credentials::new(&h.username, &h.password);
     let err = login_blocking(
         &h.registry,
@@ -106,7 +107,7 @@ fn certs_d(base: &Path, dir_name: &str, files: &[(&Path, &str)]) {
 
 #[test]
 fn certs_d_ca_is_trusted_for_host_port_and_host() {
-    let h = harness();
+    let h = common::env();
     let (host, _) = h.registry.rsplit_once(':').unwrap();
     for dir_name in [h.registry.as_str(), host] {
         let base = tempfile::tempdir().unwrap();
@@ -125,7 +126,7 @@ fn certs_d_ca_is_trusted_for_host_port_and_host() {
 
 #[test]
 fn ssl_cert_file_is_trusted() {
-    let h = harness();
+    let h = common::env();
     let empty = tempfile::tempdir().unwrap();
     run_child(
         "child_pushes_trusting_only_the_environment",
@@ -144,9 +145,9 @@ fn child_pushes_trusting_only_the_environment() {
     let Some(registry) = child_var(test, "IDP_CHILD_REGISTRY") else {
         return;
     };
-    let h = harness();
+    let h = common::env();
     let credentials = std::env::var("IDP_CHILD_USERNAME")
-        .map(|u| idp_push::Credentials::new(u, credentials_support::var("IDP_CHILD_PASSWORD")))
+        .map(|u| idp_push::Credentials::new(u, common::var("IDP_CHILD_PASSWORD")))
         .unwrap_or_else(|_| idp_push::Credentials::new(&h.username, &h.password));
     // No --ca-file: trust comes from certs.d or SSL_CERT_FILE only.
     let opts = options(Some(credentials), TlsOptions::default());

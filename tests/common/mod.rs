@@ -18,9 +18,23 @@ pub struct TestEnv {
     pub fixtures: PathBuf,
 }
 
-fn var(name: &str) -> String {
+/// An env var the harness must set; a missing one fails the test loudly.
+pub fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the integration tests through `make test`, which starts the registry")
+        panic!("{name} is not set: run the integration tests through `make test` (scripts/test.sh), which starts the registry and makes the fixtures")
+    })
+}
+
+/// This test process's run, `<pid>-<nanos>`: part of every repository path a test makes, so
+/// that no other test process, and no earlier run, uses the same one.
+pub fn run_id() -> &'static str {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        format!("{}-{nanos}", std::process::id())
     })
 }
 
@@ -66,15 +80,7 @@ impl TestEnv {
 
     /// A repository no other test, and no earlier run, uses: `host/rust-<run>/<name>`.
     pub fn repo(&self, name: &str) -> String {
-        static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let run = RUN.get_or_init(|| {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos();
-            format!("{}-{nanos}", std::process::id())
-        });
-        format!("{}/rust-{run}/{name}", self.registry)
+        format!("{}/rust-{}/{name}", self.registry, run_id())
     }
 
     /// A destination in a repository of its own.
@@ -82,19 +88,23 @@ impl TestEnv {
         format!("{}:{tag}", self.repo(repo))
     }
 
-    /// A directory with the CA as skopeo's --cert-dir wants it, made once per test process
-    /// (rewriting it while another skopeo reads it makes that one fail).
-    fn cert_dir(&self) -> PathBuf {
-        static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-        DIR.get_or_init(|| {
-            let dir = self
-                .state
-                .join(format!("skopeo-certs-{}", std::process::id()));
+    /// A directory with this env's CA as skopeo's --cert-dir wants it: one per test process
+    /// and CA (tests also talk to registries other than the one of `make test`), written once
+    /// and atomically (rewriting it while another skopeo reads it makes that one fail).
+    pub fn skopeo_cert_dir(&self) -> PathBuf {
+        let ca = std::fs::read(&self.ca).unwrap();
+        let dir = self.state.join(format!(
+            "skopeo-certs-{}-{}",
+            std::process::id(),
+            &idp_push::digest::Digest::of(&ca).hex()[..12]
+        ));
+        if !dir.join("ca.crt").exists() {
             std::fs::create_dir_all(&dir).unwrap();
-            std::fs::copy(&self.ca, dir.join("ca.crt")).unwrap();
-            dir
-        })
-        .clone()
+            let tmp = dir.join(format!("ca.crt.{:?}", std::thread::current().id()));
+            std::fs::write(&tmp, &ca).unwrap();
+            std::fs::rename(&tmp, dir.join("ca.crt")).unwrap();
+        }
+        dir
     }
 
     /// `skopeo inspect --raw`: the manifest bytes as the registry serves them, or the error.
@@ -102,7 +112,7 @@ impl TestEnv {
         let out = Command::new("skopeo")
             .args(["inspect", "--raw", "--retry-times", "0"])
             .arg("--cert-dir")
-            .arg(self.cert_dir())
+            .arg(self.skopeo_cert_dir())
             .arg("--creds")
             .arg(format!("{}:{}", self.username, self.password))
             .arg(format!("docker://{reference}"))

@@ -1,8 +1,9 @@
-//! Shared setup of the credentials and trust tests: the harness registry (env vars set by
-//! `make test`), extra registries and token services started here and stopped on drop, test
+//! Shared setup of the credentials and trust tests (the harness registry of `make test` is
+//! `crate::common::env()`): extra registries and token services started here and stopped on drop, test
 //! credential helpers, and child test processes with an environment of their own.
 #![allow(dead_code)]
 
+use crate::common::{run_id, var};
 use idp_push::{PushOptions, TlsOptions};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
@@ -15,34 +16,6 @@ pub fn support(script: &str) -> PathBuf {
         .join(script)
 }
 
-/// An env var the harness must set; a missing one fails the test loudly.
-pub fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the integration tests through `make test` (scripts/test.sh), which starts the registry and makes the fixtures")
-    })
-}
-
-/// The harness registry (tests/support/registry.sh, started by scripts/test.sh).
-pub struct Harness {
-    pub registry: String,
-    pub ca: PathBuf,
-    pub wrong_ca: PathBuf,
-    pub username: String,
-    pub password: String,
-    pub state: PathBuf,
-}
-
-pub fn harness() -> Harness {
-    Harness {
-        registry: var("IDP_TEST_REGISTRY"),
-        ca: var("IDP_TEST_CA").into(),
-        wrong_ca: var("IDP_TEST_WRONG_CA").into(),
-        username: var("IDP_TEST_USERNAME"),
-        password: var("IDP_TEST_PASSWORD"),
-        state: var("IDP_TEST_STATE").into(),
-    }
-}
-
 /// `oci:<fixtures>/layout:v1`, made by tests/support/fixtures.sh.
 pub fn source() -> String {
     format!("oci:{}/layout:v1", var("IDP_TEST_FIXTURES"))
@@ -50,15 +23,7 @@ pub fn source() -> String {
 
 /// A repository path no other test or run uses.
 pub fn unique(name: &str) -> String {
-    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let run = RUN.get_or_init(|| {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        format!("{}-{nanos}", std::process::id())
-    });
-    format!("creds-{run}/{name}")
+    format!("creds-{}/{name}", run_id())
 }
 
 pub fn tls_with_ca(ca: &Path) -> TlsOptions {

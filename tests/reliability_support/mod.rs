@@ -77,38 +77,9 @@ pub fn push_within(
 /// (skopeo, with a certificate directory of its own per CA: tests here talk to registries
 /// other than the one of `make test`).
 pub fn tagged(env: &TestEnv, reference: &str) -> Option<String> {
-    skopeo_raw(env, reference)
+    env.skopeo_raw(reference)
         .ok()
         .map(|raw| idp_push::digest::Digest::of(&raw).to_string())
-}
-
-pub fn skopeo_raw(env: &TestEnv, reference: &str) -> Result<Vec<u8>, String> {
-    let ca = std::fs::read(&env.ca).unwrap();
-    let dir = env.state.join(format!(
-        "skopeo-certs-{}-{}",
-        std::process::id(),
-        &idp_push::digest::Digest::of(&ca).hex()[..12]
-    ));
-    if !dir.join("ca.crt").exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let tmp = dir.join(format!("ca.crt.{:?}", std::thread::current().id()));
-        std::fs::write(&tmp, &ca).unwrap();
-        std::fs::rename(&tmp, dir.join("ca.crt")).unwrap();
-    }
-    let out = std::process::Command::new("skopeo")
-        .args(["inspect", "--raw", "--retry-times", "0"])
-        .arg("--cert-dir")
-        .arg(&dir)
-        .arg("--creds")
-        .arg(format!("{}:{}", env.username, env.password))
-        .arg(format!("docker://{reference}"))
-        .output()
-        .expect("skopeo runs");
-    if out.status.success() {
-        Ok(out.stdout)
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
 }
 
 /// Appends a line to $IDP_RELIABILITY_LOG (the figures RELIABILITY.md reports) and stderr.

@@ -21,12 +21,11 @@ import (
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/auth"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/cmd/internal/cmdutil"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/registry"
-	idptls "github.com/cnoe-io/idp-push/bindings/go/pkg/tls"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
 )
 
 // DefaultRegistry is IDPBuilder's Gitea.
-const DefaultRegistry = "gitea.cnoe.localtest.me:8443"
+const DefaultRegistry = cmdutil.DefaultRegistry
 
 // Succeeded is the last line a successful login prints on stdout, as docker login does.
 const Succeeded = "Login Succeeded"
@@ -61,13 +60,7 @@ On success stdout says where the credentials came from and where they were store
   # Check the stored credentials of a registry without changing anything
   idpbuilder login registry.example:5000 --save=false`
 
-	usernameUsage      = "Registry user name (default $IDPBUILDER_REGISTRY_USERNAME, else giteaAdmin when a password is given)"
-	passwordUsage      = "Registry password or token; insecure on the command line, prefer --password-stdin or $IDPBUILDER_REGISTRY_PASSWORD"
-	passwordStdinUsage = "Read the registry password from stdin"
-	insecureUsage      = "Skip TLS certificate verification (for example Gitea's self-signed certificate)"
-	caFileUsage        = "PEM file with CA certificates to trust (for example IDPBuilder's idpbuilder-cert ca.crt)"
-	plainHTTPUsage     = "Talk to the registry over plain HTTP"
-	saveUsage          = "Store the verified credentials as docker login does; --save=false only verifies them"
+	saveUsage = "Store the verified credentials as docker login does; --save=false only verifies them"
 )
 
 // Deps are what the command works with; tests replace them with fakes.
@@ -89,11 +82,8 @@ func DefaultDeps() Deps {
 var LoginCmd = NewLoginCmd(DefaultDeps())
 
 type flags struct {
-	username, password  string
-	passwordStdin       bool
-	caFile              string
-	insecure, plainHTTP bool
-	save                bool
+	access cmdutil.Access
+	save   bool
 }
 
 // NewLoginCmd returns a login command using deps.
@@ -118,14 +108,8 @@ func NewLoginCmd(deps Deps) *cobra.Command {
 			return cmdutil.OneLine(run(cmd, deps, f, reg))
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVarP(&f.username, "username", "u", "", usernameUsage)
-	fl.StringVarP(&f.password, "password", "p", "", passwordUsage)
-	fl.BoolVar(&f.passwordStdin, "password-stdin", false, passwordStdinUsage)
-	fl.StringVar(&f.caFile, "ca-file", "", caFileUsage)
-	fl.BoolVar(&f.insecure, "insecure", false, insecureUsage)
-	fl.BoolVar(&f.plainHTTP, "plain-http", false, plainHTTPUsage)
-	fl.BoolVar(&f.save, "save", true, saveUsage)
+	f.access.AddFlags(cmd)
+	cmd.Flags().BoolVar(&f.save, "save", true, saveUsage)
 	return cmd
 }
 
@@ -150,26 +134,16 @@ func run(cmd *cobra.Command, deps Deps, f *flags, arg string) error {
 		log = slog.Default()
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	changed := cmd.Flags().Changed
 
 	// Check the flags before touching stdin or the network.
 	reg, err := registryHost(arg)
 	if err != nil {
 		return err
 	}
-	tlsOptions := idptls.Options{CAFile: f.caFile, Insecure: f.insecure, PlainHTTP: f.plainHTTP}
-	if err := tlsOptions.Validate(); err != nil {
-		return err
-	}
 	if deps.Registry == nil {
 		return errors.New("no registry client configured")
 	}
-	creds, err := auth.Resolve(auth.Input{
-		Username: f.username, UsernameSet: changed("username"),
-		Password: f.password, PasswordSet: changed("password"),
-		PasswordStdin: f.passwordStdin, Stdin: cmd.InOrStdin(),
-		Getenv: deps.Getenv,
-	})
+	tlsOptions, creds, err := f.access.Resolve(cmd, deps.Getenv)
 	if err != nil {
 		return err
 	}

@@ -24,18 +24,16 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/archive"
-	"github.com/cnoe-io/idp-push/bindings/go/pkg/auth"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/buildah"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/cmd/internal/cmdutil"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/registry"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/source"
-	idptls "github.com/cnoe-io/idp-push/bindings/go/pkg/tls"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
 )
 
 // Defaults: IDPBuilder's Gitea and its admin user's namespace.
 const (
-	DefaultRegistry = "gitea.cnoe.localtest.me:8443"
+	DefaultRegistry = cmdutil.DefaultRegistry
 	DefaultOwner    = "giteaadmin"
 	DefaultTag      = "latest"
 )
@@ -92,23 +90,17 @@ On success the last line on stdout is the pushed reference with its digest: REF@
   # Build with Buildah, then push to gitea.cnoe.localtest.me:8443/giteaadmin/app:1
   idpbuilder push --build -f Dockerfile --context . localhost/app:1 --password-stdin`
 
-	registryUsage      = "Registry HOST[:PORT] to push to"
-	ownerUsage         = "Owner (user or organization) of the image in the registry; lowercased, as Gitea requires"
-	destUsage          = "Full destination HOST[:PORT]/OWNER/NAME[:TAG]; replaces --registry, --owner and the name and tag from IMAGE"
-	usernameUsage      = "Registry user name (default $IDPBUILDER_REGISTRY_USERNAME, else giteaAdmin when a password is given)"
-	passwordUsage      = "Registry password or token; insecure on the command line, prefer --password-stdin or $IDPBUILDER_REGISTRY_PASSWORD"
-	passwordStdinUsage = "Read the registry password from stdin"
-	insecureUsage      = "Skip TLS certificate verification (for example Gitea's self-signed certificate)"
-	caFileUsage        = "PEM file with CA certificates to trust (for example IDPBuilder's idpbuilder-cert ca.crt)"
-	plainHTTPUsage     = "Talk to the registry over plain HTTP"
-	buildUsage         = "Build IMAGE with Buildah from --file and --context first, then push it"
-	fileUsage          = "Dockerfile for --build (default CONTEXT/Dockerfile)"
-	contextUsage       = "Build context directory for --build"
-	quietUsage         = "Show no progress and no warnings; print only the result"
-	outputUsage        = "Output format: text (REF@DIGEST) or json ({\"reference\",\"digest\",\"bytes\"})"
-	concurrencyUsage   = "Blobs uploaded at once (0: the library's default)"
-	platformUsage      = "Push only this platform's image (os/arch[/variant], e.g. linux/arm64) of a multi-platform IMAGE; for a single image, check it is this platform"
-	keepUncompUsage    = "Push the layers of a docker archive as stored (uncompressed tars) instead of gzip-compressing them"
+	registryUsage    = "Registry HOST[:PORT] to push to"
+	ownerUsage       = "Owner (user or organization) of the image in the registry; lowercased, as Gitea requires"
+	destUsage        = "Full destination HOST[:PORT]/OWNER/NAME[:TAG]; replaces --registry, --owner and the name and tag from IMAGE"
+	buildUsage       = "Build IMAGE with Buildah from --file and --context first, then push it"
+	fileUsage        = "Dockerfile for --build (default CONTEXT/Dockerfile)"
+	contextUsage     = "Build context directory for --build"
+	quietUsage       = "Show no progress and no warnings; print only the result"
+	outputUsage      = "Output format: text (REF@DIGEST) or json ({\"reference\",\"digest\",\"bytes\"})"
+	concurrencyUsage = "Blobs uploaded at once (0: the library's default)"
+	platformUsage    = "Push only this platform's image (os/arch[/variant], e.g. linux/arm64) of a multi-platform IMAGE; for a single image, check it is this platform"
+	keepUncompUsage  = "Push the layers of a docker archive as stored (uncompressed tars) instead of gzip-compressing them"
 )
 
 // Deps are what the command works with; tests replace them with fakes.
@@ -151,10 +143,7 @@ var PushCmd = NewPushCmd(DefaultDeps())
 // flags are the command's flag values.
 type flags struct {
 	registry, owner, dest string
-	username, password    string
-	passwordStdin         bool
-	insecure, plainHTTP   bool
-	caFile                string
+	access                cmdutil.Access
 	build                 bool
 	file, contextDir      string
 	quiet                 bool
@@ -195,12 +184,7 @@ func NewPushCmd(deps Deps) *cobra.Command {
 	fl.StringVar(&f.registry, "registry", DefaultRegistry, registryUsage)
 	fl.StringVar(&f.owner, "owner", DefaultOwner, ownerUsage)
 	fl.StringVar(&f.dest, "dest", "", destUsage)
-	fl.StringVarP(&f.username, "username", "u", "", usernameUsage)
-	fl.StringVarP(&f.password, "password", "p", "", passwordUsage)
-	fl.BoolVar(&f.passwordStdin, "password-stdin", false, passwordStdinUsage)
-	fl.BoolVar(&f.insecure, "insecure", false, insecureUsage)
-	fl.StringVar(&f.caFile, "ca-file", "", caFileUsage)
-	fl.BoolVar(&f.plainHTTP, "plain-http", false, plainHTTPUsage)
+	f.access.AddFlags(cmd)
 	fl.BoolVar(&f.build, "build", false, buildUsage)
 	fl.StringVarP(&f.file, "file", "f", "", fileUsage)
 	fl.StringVar(&f.contextDir, "context", ".", contextUsage)
@@ -259,20 +243,10 @@ func run(cmd *cobra.Command, deps Deps, f *flags, image string) (err error) {
 	if f.owner == "" || strings.Contains(f.owner, "/") {
 		return fmt.Errorf("--owner %q: want a single path component", f.owner)
 	}
-	tlsOptions := idptls.Options{CAFile: f.caFile, Insecure: f.insecure, PlainHTTP: f.plainHTTP}
-	if err := tlsOptions.Validate(); err != nil {
-		return err
-	}
 	if deps.Registry == nil {
 		return errors.New("no registry client configured")
 	}
-
-	creds, err := auth.Resolve(auth.Input{
-		Username: f.username, UsernameSet: changed("username"),
-		Password: f.password, PasswordSet: changed("password"),
-		PasswordStdin: f.passwordStdin, Stdin: cmd.InOrStdin(),
-		Getenv: deps.Getenv,
-	})
+	tlsOptions, creds, err := f.access.Resolve(cmd, deps.Getenv)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,60 @@
+package cmdutil
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/cnoe-io/idp-push/bindings/go/pkg/auth"
+	idptls "github.com/cnoe-io/idp-push/bindings/go/pkg/tls"
+)
+
+// DefaultRegistry is IDPBuilder's Gitea.
+const DefaultRegistry = "gitea.cnoe.localtest.me:8443"
+
+const (
+	usernameUsage      = "Registry user name (default $IDPBUILDER_REGISTRY_USERNAME, else giteaAdmin when a password is given)"
+	passwordUsage      = "Registry password or token; insecure on the command line, prefer --password-stdin or $IDPBUILDER_REGISTRY_PASSWORD"
+	passwordStdinUsage = "Read the registry password from stdin"
+	insecureUsage      = "Skip TLS certificate verification (for example Gitea's self-signed certificate)"
+	caFileUsage        = "PEM file with CA certificates to trust (for example IDPBuilder's idpbuilder-cert ca.crt)"
+	plainHTTPUsage     = "Talk to the registry over plain HTTP"
+)
+
+// Access holds the flags with which push and login reach a registry: who the user is
+// (--username, --password, --password-stdin) and how the registry is trusted (--ca-file,
+// --insecure, --plain-http). Both commands take them with the same names and meanings.
+type Access struct {
+	username, password  string
+	passwordStdin       bool
+	caFile              string
+	insecure, plainHTTP bool
+}
+
+// AddFlags registers the access flags on cmd.
+func (a *Access) AddFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVarP(&a.username, "username", "u", "", usernameUsage)
+	fl.StringVarP(&a.password, "password", "p", "", passwordUsage)
+	fl.BoolVar(&a.passwordStdin, "password-stdin", false, passwordStdinUsage)
+	fl.StringVar(&a.caFile, "ca-file", "", caFileUsage)
+	fl.BoolVar(&a.insecure, "insecure", false, insecureUsage)
+	fl.BoolVar(&a.plainHTTP, "plain-http", false, plainHTTPUsage)
+}
+
+// Resolve checks the trust flags, then resolves the credentials the flags and the environment
+// give (reading stdin for --password-stdin). A missing --ca-file, or --ca-file with
+// --plain-http, is an error before stdin is read or the network touched. With no credentials
+// given, creds is not Explicit and the push library looks them up as docker does.
+func (a *Access) Resolve(cmd *cobra.Command, getenv func(string) string) (idptls.Options, auth.Resolved, error) {
+	o := idptls.Options{CAFile: a.caFile, Insecure: a.insecure, PlainHTTP: a.plainHTTP}
+	if err := o.Validate(); err != nil {
+		return o, auth.Resolved{}, err
+	}
+	changed := cmd.Flags().Changed
+	creds, err := auth.Resolve(auth.Input{
+		Username: a.username, UsernameSet: changed("username"),
+		Password: a.password, PasswordSet: changed("password"),
+		PasswordStdin: a.passwordStdin, Stdin: cmd.InOrStdin(),
+		Getenv: getenv,
+	})
+	return o, creds, err
+}
