@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `make e2e`: IDPBuilder's registry end to end. A real Gitea (built once from its Go module and
 # cached) behind nginx standing in for ingress-nginx (TLS for gitea.cnoe.localtest.me, a 64m
-# body limit), admin giteaAdmin. `bin/idpbuilder push` sends a layout, a layout with a layer
-# larger than the body limit (so it must go in chunks), an oci-archive, a docker-archive (both
-# forms), a multi-arch index and an image built with Buildah, all to the default owner
-# (giteaadmin) through Gitea's token flow; skopeo pulls each back and compares digests.
+# body limit), admin giteaAdmin. Hostile archives must each fail with one line and leave no tag.
+# Then `bin/idpbuilder push` sends a layout, a layout with a layer larger than the body limit (so
+# it must go in chunks), oci-archives, docker-archives (classic from skopeo and Buildah, and the
+# docker 25 form), a multi-arch index (whole, and one platform) and an image built with Buildah,
+# all to the default owner (giteaadmin) through Gitea's token flow; skopeo pulls each back and
+# compares digests.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -30,6 +32,7 @@ tests/support/gitea.sh start "$state/gitea"
 mkdir -p "$state/certs" "$state/pulled"
 cp "$IDP_GITEA_CA" "$state/certs/ca.crt"
 
+fx=$state/fx
 step "fixtures: umoci layouts, skopeo/tar archives, a 100 MiB layer, a Buildah image"
 tests/support/fixtures.sh "$state/fx" >/dev/null
 bench/make_layout.py "$state/fx/large" 1 $((100 * 1024 * 1024))
@@ -53,9 +56,10 @@ EOF
 # push NAME ARGS... : pushes with the default owner through Gitea's token flow and checks the
 # printed digest against what skopeo reads back from Gitea.
 push() {
-  local what=$1 out ref digest seen
+  local what=$1 out ref digest seen where=(--registry "$IDP_GITEA_REGISTRY")
   shift
-  out=$(printf '%s' "$IDP_GITEA_PASSWORD" | bin/idpbuilder push "$@" --registry "$IDP_GITEA_REGISTRY" \
+  case " $* " in *" --dest "*) where=() ;; esac
+  out=$(printf '%s' "$IDP_GITEA_PASSWORD" | bin/idpbuilder push "$@" "${where[@]}" \
     -u giteaAdmin --password-stdin --ca-file "$IDP_GITEA_CA" --quiet) || fail "$what: push failed"
   ref=$(printf '%s\n' "$out" | tail -n 1)
   case $ref in "$IDP_GITEA_REGISTRY/giteaadmin/"*@sha256:*) ;; *) fail "$what: printed '$ref'" ;; esac
@@ -70,14 +74,36 @@ push() {
   echo "ok  $what: $ref"
 }
 
+# First, while Gitea holds no blob yet: a corrupted blob that the registry already holds intact
+# is skipped (HEAD says it is there), as docker and skopeo skip it, and the push succeeds.
+step "hostile archives fail with one line and tag nothing"
+for tar in "$fx"/archives/hostile/*; do
+  name=$(basename "$tar"); name=hostile-${name%%.*}
+  set +e
+  err=$(printf '%s' "$IDP_GITEA_PASSWORD" | bin/idpbuilder push "$tar" --dest "$IDP_GITEA_REGISTRY/giteaadmin/$name:v1" \
+    -u giteaAdmin --password-stdin --ca-file "$IDP_GITEA_CA" --quiet 2>&1 >/dev/null)
+  rc=$?
+  set -e
+  [ $rc -eq 1 ] || fail "$name: exited $rc"
+  [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "$name: printed more than one line: $err"
+  if skopeo inspect --raw --cert-dir "$state/certs" --creds "giteaAdmin:$IDP_GITEA_PASSWORD" \
+    "docker://$IDP_GITEA_REGISTRY/giteaadmin/$name:v1" >/dev/null 2>&1; then
+    fail "$name: the tag exists after a failed push"
+  fi
+  echo "ok  $name: $err"
+done
+
 step "pushes to Gitea"
-fx=$state/fx
 push layout "oci:$fx/layout:v1"
 push large-layer-in-chunks "oci:$fx/large:v1"
 push oci-archive "oci-archive:$fx/archives/oci-skopeo.tar:v1"
 push docker-archive "docker-archive:$fx/archives/docker-skopeo.tar:app:v1"
 push docker-archive-oci-form "docker-archive:$fx/archives/docker-oci.tar"
+push docker-archive-buildah "docker-archive:$fx/archives/docker-buildah.tar:bimg:v1"
+push oci-archive-detected "$fx/archives/oci-tar.tar"
 push multi-arch-index "oci:$fx/archives/multi:multi"
+push one-platform "oci:$fx/archives/multi:multi" --platform linux/arm64 \
+  --dest "$IDP_GITEA_REGISTRY/giteaadmin/multi-arm64:v1"
 STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot \
   push buildah-built --build -f "$state/app/Dockerfile" --context "$state/app" localhost/e2e-app:1
 

@@ -36,17 +36,14 @@ skopeo copy -q "oci:$fx/big:v1" docker-archive:docker-big.tar:big:v1
 skopeo copy -q "oci:$fx/big:v1" oci-archive:oci-big.tar:v1
 
 # Buildah's docker-archive writer, with storage of its own so nothing leaks into the user's.
-if command -v buildah >/dev/null; then
-  b=(buildah --root "$out/.buildah/root" --runroot "$out/.buildah/run" --storage-driver vfs)
-  if id=$("${b[@]}" pull -q "oci:$fx/layout:v1" 2>/dev/null) &&
-    "${b[@]}" push -q "$id" docker-archive:docker-buildah.tar:bimg:v1 2>/dev/null; then
-    :
-  else
-    echo "archives.sh: buildah could not write a docker archive; skipping it" >&2
-  fi
-  "${b[@]}" rmi -a -f >/dev/null 2>&1 || true
-  rm -rf "$out/.buildah"
-fi
+# skopeo puts the layout into that storage under a fixed name: `buildah pull oci:PATH` names the
+# image after PATH, which fails when PATH has capitals (mktemp's do).
+bstore=(--root "$out/.buildah/root" --runroot "$out/.buildah/run" --storage-driver vfs)
+skopeo copy -q "oci:$fx/layout:v1" \
+  "containers-storage:[vfs@$out/.buildah/root+$out/.buildah/run]localhost/bimg:v1"
+buildah "${bstore[@]}" push -q localhost/bimg:v1 docker-archive:docker-buildah.tar:bimg:v1
+buildah "${bstore[@]}" rmi -a -f >/dev/null 2>&1 || true
+rm -rf "$out/.buildah"
 
 # Multi-platform layout: two images whose configs say amd64 and arm64, under one index.
 mkdir -p src/a src/b

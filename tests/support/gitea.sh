@@ -10,13 +10,14 @@
 # The binary is built from Gitea's Go module (go install refuses it: its go.mod has replace
 # directives) into $IDP_GITEA_CACHE (default ~/.cache/idp-push), once. A first build takes
 # about 10 minutes on 2 cores. IDPBuilder deploys 1.24.3, which the Go module proxy here does
-# not serve; GITEA_VERSION picks the closest it does.
+# not serve (nor 1.24.1-1.24.5); the default is 1.24.6, the same minor series. GITEA_VERSION
+# picks another; `start` checks that the server reports that version.
 #
 # STATE_DIR/env exports IDP_GITEA_REGISTRY (gitea.cnoe.localtest.me:PORT), IDP_GITEA_CA,
 # IDP_GITEA_USERNAME (giteaAdmin), IDP_GITEA_PASSWORD, IDP_GITEA_BODY_LIMIT.
 set -euo pipefail
 cmd=${1:?usage: gitea.sh build|start|stop [STATE_DIR]}
-GITEA_VERSION=${GITEA_VERSION:-v1.26.0}
+GITEA_VERSION=${GITEA_VERSION:-v1.24.6}
 cache=${IDP_GITEA_CACHE:-$HOME/.cache/idp-push}
 binary=$cache/gitea-$GITEA_VERSION
 assets=$cache/gitea-$GITEA_VERSION-assets
@@ -43,7 +44,9 @@ build() {
   cp -r "$dir/." "$src"
   chmod -R u+w "$src"
   echo "building Gitea $GITEA_VERSION (about 10 minutes the first time)" >&2
-  (cd "$src" && GOFLAGS=-mod=mod go build -tags 'sqlite sqlite_unlock_notify' -o "$binary.tmp" .)
+  # main.Version is what Gitea reports (gitea --version, /api/v1/version); its Makefile sets it.
+  (cd "$src" && GOFLAGS=-mod=mod go build -tags 'sqlite sqlite_unlock_notify' \
+    -ldflags "-X main.Version=${GITEA_VERSION#v}" -o "$binary.tmp" .)
   mv "$binary.tmp" "$binary"
   rm -rf "$src"
 }
@@ -161,6 +164,13 @@ CONF
     sleep 0.2
   done
   [ "$code" = 401 ] || { echo "gitea did not answer on /v2/ (last: $code)" >&2; exit 1; }
+  # The version the server itself reports, so that a test says which Gitea it ran against.
+  local served
+  served=$(curl -s --cacert "$state/ca.crt" "https://$HOST:$tls_port/api/v1/version" | jq -r '.version // empty')
+  [ "$served" = "${GITEA_VERSION#v}" ] || {
+    echo "gitea reports version '$served', not ${GITEA_VERSION#v}: delete $binary to rebuild it" >&2
+    exit 1
+  }
   cat >"$state/env" <<ENV
 export IDP_GITEA_STATE=$state
 export IDP_GITEA_REGISTRY=$HOST:$tls_port
@@ -169,7 +179,7 @@ export IDP_GITEA_USERNAME=giteaAdmin
 export IDP_GITEA_PASSWORD=$password
 export IDP_GITEA_BODY_LIMIT=$BODY_LIMIT
 ENV
-  echo "gitea $GITEA_VERSION on https://$HOST:$tls_port (nginx, body limit $BODY_LIMIT) -> 127.0.0.1:$http_port"
+  echo "gitea $served on https://$HOST:$tls_port (nginx, body limit $BODY_LIMIT) -> 127.0.0.1:$http_port"
 }
 
 stop() {
