@@ -310,7 +310,7 @@ typedef struct idp_options {
   uint64_t chunk_size;
   /**
    * An identity token (OAuth2 refresh token, docker's `identitytoken`) instead of a
-   * password; `username` may then be NULL.
+   * password; `username` may then be NULL. Never logged or put in error messages.
    */
   const char *identity_token;
   /**
@@ -328,7 +328,8 @@ typedef struct idp_options {
   bool keep_uncompressed;
   /**
    * How long a connection may stay silent (and the longest wait to connect) before the
-   * request fails as a timeout, in milliseconds; 0 for the defaults (120 s, 15 s).
+   * request fails as a timeout, in milliseconds, for push and login; 0 for the defaults
+   * (120 s, 15 s).
    */
   uint32_t timeout_ms;
 } idp_options;
@@ -421,6 +422,10 @@ void idp_cancel_token_free(struct idp_cancel_token *token);
 /**
  * Fills `options` with the defaults of this library version and sets `struct_size`.
  * NULL is ignored.
+ *
+ * It writes `sizeof(idp_options)` of this header, so call it only with the header the library
+ * came with. Every default is zero, so a program that must keep working with a newer library
+ * than its header can instead write `idp_options o = {sizeof o};` (zeroes the rest).
  *
  * # Safety
  * `options` must be NULL or point to writable memory of `sizeof(idp_options)` bytes.

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 const FILE_NAME: &str = "blob-locations-v1.txt";
 const COMPRESSED_FILE_NAME: &str = "compressed-layers-v1.txt";
-/// Rewrite the file when it is larger than this.
+/// Rewrite the file with its newer half when it is larger than this.
 const COMPACT_OVER: u64 = 4 * 1024 * 1024;
 /// Repositories remembered per (registry, digest).
 const REPOS_PER_BLOB: usize = 4;
@@ -50,7 +50,7 @@ impl BlobCache {
         let path = dir.join(FILE_NAME);
         let mut known: HashMap<(String, String), Vec<String>> = HashMap::new();
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        for line in text.lines() {
+        for line in newest(&text).lines() {
             let mut parts = line.split(' ');
             let (Some(registry), Some(repository), Some(digest), None) =
                 (parts.next(), parts.next(), parts.next(), parts.next())
@@ -70,7 +70,7 @@ impl BlobCache {
         let compressed_path = dir.join(COMPRESSED_FILE_NAME);
         let compressed_text = std::fs::read_to_string(&compressed_path).unwrap_or_default();
         let mut compressed = HashMap::new();
-        for line in compressed_text.lines() {
+        for line in newest(&compressed_text).lines() {
             let mut parts = line.split(' ');
             let (Some(registry), Some(diff_id), Some(digest), Some(size), None) = (
                 parts.next(),
@@ -210,6 +210,24 @@ impl BlobCache {
     }
 }
 
+/// The records to keep of a file's `text`: all of it, or once it has grown past
+/// [`COMPACT_OVER`] its newer half (records are appended, so the newest are last), which the
+/// compaction then writes back.
+fn newest(text: &str) -> &str {
+    if text.len() as u64 <= COMPACT_OVER {
+        return text;
+    }
+    let mut start = text.len() - (COMPACT_OVER / 2) as usize;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    // From the first whole line on.
+    match text[start..].find('\n') {
+        Some(i) => &text[start + i + 1..],
+        None => "",
+    }
+}
+
 fn remember(
     known: &mut HashMap<(String, String), Vec<String>>,
     registry: String,
@@ -261,6 +279,41 @@ mod tests {
             vec!["a/two", "a/one"]
         );
         assert!(again.candidates("reg:5000", &d('b'), "x").is_empty());
+    }
+
+    #[test]
+    fn an_oversized_file_keeps_its_newer_half() {
+        let dir = tempfile::tempdir().unwrap();
+        // Distinct records, so that only dropping old ones can make the file smaller.
+        let mut text = String::new();
+        let mut n = 0u64;
+        while text.len() as u64 <= COMPACT_OVER {
+            text.push_str(&format!("reg repo{n} sha256:{:064x}\n", n));
+            n += 1;
+        }
+        std::fs::write(dir.path().join(FILE_NAME), &text).unwrap();
+        let digest = |i: u64| Digest::parse(&format!("sha256:{i:064x}")).unwrap();
+        let cache = BlobCache::open(Some(dir.path())).unwrap();
+        assert_eq!(
+            cache.candidates("reg", &digest(n - 1), "x"),
+            vec![format!("repo{}", n - 1)]
+        );
+        assert!(
+            cache.candidates("reg", &digest(0), "x").is_empty(),
+            "the oldest is dropped"
+        );
+        let size = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap().len();
+        assert!(
+            size <= COMPACT_OVER / 2,
+            "rewritten with the newer half: {size} bytes"
+        );
+        // The next push finds the file small: nothing to rewrite.
+        drop(cache);
+        BlobCache::open(Some(dir.path())).unwrap();
+        assert_eq!(
+            std::fs::metadata(dir.path().join(FILE_NAME)).unwrap().len(),
+            size
+        );
     }
 
     #[test]

@@ -44,18 +44,9 @@ pub struct RegistryClient {
 }
 
 impl RegistryClient {
+    /// A client for `registry`. `timeout` is the longest silence of a connection (and the
+    /// longest wait to connect); `None` means [`READ_TIMEOUT`] and [`CONNECT_TIMEOUT`].
     pub fn new(
-        registry: &str,
-        tls: &TlsOptions,
-        credentials: Option<Credentials>,
-        scope: Option<String>,
-    ) -> Result<RegistryClient> {
-        Self::with_timeout(registry, tls, credentials, scope, None)
-    }
-
-    /// With `timeout` as the longest silence of a connection (and the longest wait to connect),
-    /// instead of [`READ_TIMEOUT`] and [`CONNECT_TIMEOUT`].
-    pub fn with_timeout(
         registry: &str,
         tls: &TlsOptions,
         credentials: Option<Credentials>,
@@ -268,7 +259,9 @@ impl RegistryClient {
             if let Some(scope) = &self.scope {
                 form.append_pair("scope", scope);
             }
-            zeroize::Zeroizing::new(form.finish())
+            // Moved into the request without a copy; the HTTP stack owns the bytes from here,
+            // as it does those of every Authorization header.
+            form.finish()
         };
         let request = self
             .http
@@ -277,7 +270,7 @@ impl RegistryClient {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .body(String::from(form.as_str()));
+            .body(form);
         let response = self.execute(request, what).await?;
         match response.status() {
             s if s.is_success() => read_token(response, what).await.map(Some),
@@ -467,6 +460,13 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// Turns an unsuccessful response into an error carrying the registry's own message.
 pub async fn response_error(response: Response, what: &str) -> Error {
+    response_error_and_codes(response, what).await.0
+}
+
+/// [`response_error`], and the error codes of the registry's body (`BLOB_UNKNOWN`, ...), for
+/// callers whose handling depends on them: matching the message instead would also match the
+/// tag or repository it names.
+pub async fn response_error_and_codes(response: Response, what: &str) -> (Error, Vec<String>) {
     let status = response.status();
     let kind = match status {
         StatusCode::UNAUTHORIZED => ErrorKind::Unauthorized,
@@ -490,7 +490,9 @@ pub async fn response_error(response: Response, what: &str) -> Error {
             break;
         }
     }
-    let detail = registry_message(&body);
+    let entries = registry_errors(&body);
+    let codes = entries.iter().filter_map(|e| e.code.clone()).collect();
+    let detail = registry_message(entries);
     let status_text = format!(
         "{} {}",
         status.as_u16(),
@@ -500,7 +502,7 @@ pub async fn response_error(response: Response, what: &str) -> Error {
         Some(d) => format!("{what}: {status_text}: {d}"),
         None => format!("{what}: {}", status_text.trim_end()),
     };
-    Error::new(kind, message).with_retry(retry)
+    (Error::new(kind, message).with_retry(retry), codes)
 }
 
 fn retry_after(response: &Response) -> Option<Duration> {
@@ -511,20 +513,27 @@ fn retry_after(response: &Response) -> Option<Duration> {
         .and_then(crate::retry::parse_retry_after)
 }
 
-/// `{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}` -> text.
-fn registry_message(body: &[u8]) -> Option<String> {
+/// One entry of a registry's error body.
+#[derive(serde::Deserialize)]
+struct RegistryError {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+/// The entries of `{"errors":[{"code":"BLOB_UNKNOWN","message":"..."}]}`; none for other bodies.
+fn registry_errors(body: &[u8]) -> Vec<RegistryError> {
     #[derive(serde::Deserialize)]
     struct Body {
-        errors: Vec<Entry>,
+        errors: Vec<RegistryError>,
     }
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        code: Option<String>,
-        message: Option<String>,
-    }
-    let parsed: Body = serde_json::from_slice(body).ok()?;
-    let parts: Vec<String> = parsed
-        .errors
+    serde_json::from_slice::<Body>(body)
+        .map(|b| b.errors)
+        .unwrap_or_default()
+}
+
+/// The entries as text: "BLOB_UNKNOWN: blob unknown to registry; ...".
+fn registry_message(entries: Vec<RegistryError>) -> Option<String> {
+    let parts: Vec<String> = entries
         .into_iter()
         .map(|e| match (e.code, e.message) {
             (Some(c), Some(m)) if !m.is_empty() => format!("{c}: {m}"),
@@ -543,10 +552,10 @@ mod tests {
     #[test]
     fn registry_messages() {
         assert_eq!(
-            registry_message(br#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#)
+            registry_message(registry_errors(br#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#))
                 .as_deref(),
             Some("DENIED: requested access to the resource is denied")
         );
-        assert_eq!(registry_message(b"<html>"), None);
+        assert_eq!(registry_message(registry_errors(b"<html>")), None);
     }
 }

@@ -17,7 +17,7 @@ mod login;
 pub mod progress;
 mod push;
 pub mod reference;
-pub mod retry;
+mod retry;
 pub(crate) mod runtime;
 pub mod source;
 pub mod tls;

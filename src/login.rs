@@ -9,6 +9,8 @@ use crate::reference::parse_registry;
 use crate::retry::{retrying, RetryPolicy};
 use crate::tls::TlsOptions;
 use reqwest::{Method, StatusCode};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// What `login` found out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,11 @@ pub struct LoginOptions {
     /// Store the credentials once verified, as `docker login` does: through the configured
     /// credential helper, else into the docker config (mode 0600).
     pub save: bool,
+    /// Cancels the check when fired. Once the credentials are verified, saving them is not
+    /// interrupted: a cancelled login has saved nothing, a finished one everything.
+    pub cancel: Option<CancellationToken>,
+    /// The longest silence of a connection (and wait to connect); `None` for the defaults.
+    pub timeout: Option<Duration>,
 }
 
 /// Explicit credentials as given, or the ones docker's configuration holds for `registry`.
@@ -55,23 +62,11 @@ pub(crate) async fn resolve_credentials(
 /// the registry uses tokens, and one authenticated `GET /v2/`; then saves them if asked.
 pub async fn login(registry: &str, options: &LoginOptions) -> Result<LoginReport> {
     let registry = parse_registry(registry)?;
-    let resolved = resolve_credentials(&registry, options.credentials.clone()).await?;
-    let client = RegistryClient::new(&registry, &options.tls, resolved.credentials.clone(), None)?;
-    let scheme = retrying(&RetryPolicy::default(), |_| client.authenticate()).await?;
-    if scheme == AuthScheme::Bearer {
-        // A token service may hand out anonymous tokens; make sure this one is accepted.
-        let url = client.url("/v2/");
-        let response = client.send(Method::GET, url, "GET /v2/", |r| r).await?;
-        if response.status() == StatusCode::UNAUTHORIZED {
-            return Err(Error::new(
-                ErrorKind::Unauthorized,
-                format!("unauthorized: {registry}: the registry refused the token it issued"),
-            ));
-        }
-        if !response.status().is_success() {
-            return Err(response_error(response, "GET /v2/").await);
-        }
-    }
+    let cancel = options.cancel.clone().unwrap_or_default();
+    let (resolved, scheme) = tokio::select! {
+        _ = cancel.cancelled() => return Err(Error::new(ErrorKind::Cancelled, "login cancelled")),
+        verified = verify(&registry, options) => verified?,
+    };
     let saved_to = match (&resolved.credentials, options.save) {
         (Some(creds), true) => {
             let (registry, creds) = (registry.clone(), creds.clone());
@@ -93,4 +88,32 @@ pub async fn login(registry: &str, options: &LoginOptions) -> Result<LoginReport
         source: resolved.source,
         saved_to,
     })
+}
+
+/// The credentials for `registry` and how the registry accepted them.
+async fn verify(registry: &str, options: &LoginOptions) -> Result<(Resolved, AuthScheme)> {
+    let resolved = resolve_credentials(registry, options.credentials.clone()).await?;
+    let client = RegistryClient::new(
+        registry,
+        &options.tls,
+        resolved.credentials.clone(),
+        None,
+        options.timeout,
+    )?;
+    let scheme = retrying(&RetryPolicy::default(), |_| client.authenticate()).await?;
+    if scheme == AuthScheme::Bearer {
+        // A token service may hand out anonymous tokens; make sure this one is accepted.
+        let url = client.url("/v2/");
+        let response = client.send(Method::GET, url, "GET /v2/", |r| r).await?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            return Err(Error::new(
+                ErrorKind::Unauthorized,
+                format!("unauthorized: {registry}: the registry refused the token it issued"),
+            ));
+        }
+        if !response.status().is_success() {
+            return Err(response_error(response, "GET /v2/").await);
+        }
+    }
+    Ok((resolved, scheme))
 }

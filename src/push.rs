@@ -6,7 +6,7 @@
 
 use crate::auth::Credentials;
 use crate::blobcache::BlobCache;
-use crate::client::{response_error, RegistryClient};
+use crate::client::{response_error, response_error_and_codes, RegistryClient};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result, Retry};
 use crate::login::resolve_credentials;
@@ -134,7 +134,7 @@ pub async fn push(source: &str, destination: &str, options: &PushOptions) -> Res
         .await?;
         let credentials =
             resolve_credentials(&plan.destination.registry, options.credentials.clone()).await?;
-        let client = RegistryClient::with_timeout(
+        let client = RegistryClient::new(
             &plan.destination.registry,
             &options.tls,
             credentials.credentials,
@@ -524,16 +524,16 @@ async fn put_manifest(
         .await?;
     if response.status() != StatusCode::CREATED && !response.status().is_success() {
         let status = response.status();
-        let error = response_error(response, &what).await;
+        let (error, codes) = response_error_and_codes(response, &what).await;
         // Every blob was confirmed in the repository before this PUT, so "blob unknown" (or,
         // from distribution, DIGEST_INVALID: a blob link read while another push of the same
         // blob rewrites it, which its filesystem driver does not do atomically) is a race with
         // a concurrent push, which a retry gets past; a real absence still fails, once the
         // retries are spent.
         if status == StatusCode::BAD_REQUEST
-            && ["MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN", "DIGEST_INVALID"]
-                .iter()
-                .any(|code| error.message().contains(code))
+            && codes.iter().any(|code| {
+                ["MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN", "DIGEST_INVALID"].contains(&code.as_str())
+            })
         {
             return Err(error.with_retry(Retry::Yes(None)));
         }

@@ -156,6 +156,8 @@ impl SinglePost {
         let state = match result {
             Ok(None) => SUPPORTED,
             Ok(Some(_)) => UNSUPPORTED,
+            // A registry that refuses the request outright (400, 404, 405) lacks it.
+            Err(e) if e.kind() == ErrorKind::Registry && e.retry() == Retry::No => UNSUPPORTED,
             Err(_) if self.0.load(Ordering::Acquire) == PROBING => UNKNOWN,
             Err(_) => return,
         };
@@ -200,31 +202,43 @@ impl Session {
 impl Transfer<'_> {
     /// Makes sure the registry holds `blob` in our repository, by whichever means is cheapest.
     pub async fn send_blob(&self, blob: &Descriptor) -> Result<BlobOutcome> {
-        let outcome = self.send_blob_uncached(blob).await?;
+        let outcome = match self.find(blob).await? {
+            Found::There(outcome) => outcome,
+            Found::Missing(session) => {
+                (self.report)(event(ProgressKind::BlobStarted, blob, 0));
+                self.upload(blob, session.map(|s| *s)).await?;
+                BlobOutcome::Uploaded
+            }
+        };
+        self.finished(&blob.digest, outcome, blob);
+        Ok(outcome)
+    }
+
+    /// Whether the repository holds `blob` (`HEAD`) or can link it from another repository the
+    /// blob record names (a mount, which may open an upload session instead).
+    async fn find(&self, blob: &Descriptor) -> Result<Found> {
+        if retrying(&self.retry, |_| self.exists(blob)).await? {
+            return Ok(Found::There(BlobOutcome::Present));
+        }
+        Ok(match self.mount_from_cache(blob).await? {
+            Mount::Done => Found::There(BlobOutcome::Mounted),
+            Mount::Session(s) => Found::Missing(Some(s)),
+            Mount::Missed => Found::Missing(None),
+        })
+    }
+
+    /// Notes that the repository holds `digest` (for later mounts) and reports it, with
+    /// `shown`: the blob as progress events name it.
+    fn finished(&self, digest: &Digest, outcome: BlobOutcome, shown: &Descriptor) {
         if let Some(cache) = self.cache {
-            cache.record(self.registry, self.repository, &blob.digest);
+            cache.record(self.registry, self.repository, digest);
         }
         let kind = match outcome {
             BlobOutcome::Uploaded => ProgressKind::BlobDone,
             BlobOutcome::Present => ProgressKind::BlobSkipped,
             BlobOutcome::Mounted => ProgressKind::BlobMounted,
         };
-        (self.report)(event(kind, blob, blob.size));
-        Ok(outcome)
-    }
-
-    async fn send_blob_uncached(&self, blob: &Descriptor) -> Result<BlobOutcome> {
-        if retrying(&self.retry, |_| self.exists(blob)).await? {
-            return Ok(BlobOutcome::Present);
-        }
-        let session = match self.mount_from_cache(blob).await? {
-            Mount::Done => return Ok(BlobOutcome::Mounted),
-            Mount::Session(s) => Some(*s),
-            Mount::Missed => None,
-        };
-        (self.report)(event(ProgressKind::BlobStarted, blob, 0));
-        self.upload(blob, session).await?;
-        Ok(BlobOutcome::Uploaded)
+        (self.report)(event(kind, shown, shown.size));
     }
 
     /// Tries to mount `blob` from repositories the blob record says hold it.
@@ -256,7 +270,11 @@ impl Transfer<'_> {
         let what = format!("checking blob {}", blob.digest);
         let response = self.client.send(Method::HEAD, url, &what, |r| r).await?;
         match response.status() {
-            s if s.is_success() => Ok(true),
+            // A size other than the descriptor's (a stale local record, a layout whose manifest
+            // lies) must not go into a manifest: upload, which checks what is really there.
+            s if s.is_success() => {
+                Ok(header_u64(&response, CONTENT_LENGTH).map_or(true, |size| size == blob.size))
+            }
             StatusCode::NOT_FOUND => Ok(false),
             _ => Err(response_error(response, &what).await),
         }
@@ -265,9 +283,7 @@ impl Transfer<'_> {
     /// `POST ?mount=&from=`: `None` when mounted, or the upload session the registry opened
     /// instead.
     async fn mount(&self, blob: &Descriptor, from: &str) -> Result<Option<Url>> {
-        let mut url = self
-            .client
-            .url(&format!("/v2/{}/blobs/uploads/", self.repository));
+        let mut url = self.uploads_url();
         url.query_pairs_mut()
             .append_pair("mount", blob.digest.as_str())
             .append_pair("from", from);
@@ -286,10 +302,14 @@ impl Transfer<'_> {
         }
     }
 
+    /// Where uploads to the repository start: `POST /v2/<repository>/blobs/uploads/`.
+    fn uploads_url(&self) -> Url {
+        self.client
+            .url(&format!("/v2/{}/blobs/uploads/", self.repository))
+    }
+
     async fn start_session(&self, blob: &Descriptor) -> Result<Session> {
-        let url = self
-            .client
-            .url(&format!("/v2/{}/blobs/uploads/", self.repository));
+        let url = self.uploads_url();
         let what = format!("starting the upload of blob {}", blob.digest);
         let response = retrying(&self.retry, |_| async {
             let response = self
@@ -325,8 +345,13 @@ impl Transfer<'_> {
             match result {
                 Ok(None) => return Ok(()),
                 Ok(Some(opened)) => session = Some(opened),
-                Err(e) if e.retry() == Retry::No => return Err(e),
-                Err(_) => {} // fall through to the resumable path
+                // A corrupt blob, refused credentials, an unreadable source: no other way helps.
+                Err(e) if e.retry() == Retry::No && e.kind() != ErrorKind::Registry => {
+                    return Err(e)
+                }
+                // The registry refused the single request, or it failed on the way: the
+                // resumable path.
+                Err(_) => {}
             }
         }
         loop {
@@ -335,7 +360,7 @@ impl Transfer<'_> {
                 None => self.start_session(blob).await?,
             };
             let result = match self.chunks.chunk_for(blob.size) {
-                None if current.offset == 0 => self.put_whole(blob, &mut current).await,
+                None if current.offset == 0 => self.put_whole(blob, &current).await,
                 chunk => {
                     let chunk = chunk.unwrap_or(blob.size.max(1));
                     self.put_chunks(blob, &mut current, chunk).await
@@ -363,11 +388,7 @@ impl Transfer<'_> {
     /// `POST ?digest=` with the whole body. `None` when the blob is stored; a session when the
     /// registry opened one instead (it ignored the body).
     async fn single_request(&self, blob: &Descriptor) -> Result<Option<Session>> {
-        let mut url = self
-            .client
-            .url(&format!("/v2/{}/blobs/uploads/", self.repository));
-        url.query_pairs_mut()
-            .append_pair("digest", blob.digest.as_str());
+        let url = with_digest(&self.uploads_url(), &blob.digest);
         let what = format!("uploading blob {}", blob.digest);
         let response = self
             .send_range(
@@ -394,10 +415,10 @@ impl Transfer<'_> {
     }
 
     /// `PUT ?digest=` with the whole blob.
-    async fn put_whole(&self, blob: &Descriptor, session: &mut Session) -> Result<()> {
+    async fn put_whole(&self, blob: &Descriptor, session: &Session) -> Result<()> {
         let what = format!("uploading blob {}", blob.digest);
         let url = with_digest(&session.location, &blob.digest);
-        let (response, hashed) = self
+        let (response, _) = self
             .send_range(
                 Method::PUT,
                 &url,
@@ -411,8 +432,6 @@ impl Transfer<'_> {
         if response.status() != StatusCode::CREATED {
             return Err(response_error(response, &what).await);
         }
-        session.offset = blob.size;
-        session.hashed = hashed;
         Ok(())
     }
 
@@ -442,17 +461,8 @@ impl Transfer<'_> {
                 .unwrap_or_else(|_| session.location.clone());
             session.offset += len;
             session.hashed = hashed;
-            if let Some(end) = range_end(&response) {
-                if end != session.offset {
-                    return Err(Error::new(
-                        ErrorKind::Registry,
-                        format!(
-                            "{what}: the registry holds {end} bytes after a chunk ending at {}",
-                            session.offset
-                        ),
-                    )
-                    .with_retry(Retry::Yes(None)));
-                }
+            if let Some(end) = range_end(&response).filter(|end| *end != session.offset) {
+                return Err(range_mismatch(&what, end, session.offset));
             }
         }
         let actual = session.hashed.clone().finish();
@@ -512,8 +522,20 @@ impl Transfer<'_> {
             return Err(e);
         }
         let response = result?;
-        let hashed = outcome.hashed.take().unwrap_or_default();
-        Ok((response, hashed))
+        match outcome.hashed.take() {
+            Some(hashed) => Ok((response, hashed)),
+            // A refusal can come before the body is read; the caller reports the status.
+            None if !response.status().is_success() => Ok((response, Hasher::default())),
+            None => Err(Error::new(
+                ErrorKind::Registry,
+                format!(
+                    "{what}: the registry answered {} after {} of {len} bytes",
+                    response.status(),
+                    outcome.read
+                ),
+            )
+            .with_retry(Retry::Yes(None))),
+        }
     }
 
     /// After a 413 for a request of `refused` bytes: use smaller chunks from now on, or give up
@@ -540,25 +562,15 @@ impl Transfer<'_> {
     /// (`BLOB_UPLOAD_INVALID`), and then the blob starts over.
     async fn resync(&self, blob: &Descriptor, session: Session) -> Option<Session> {
         let what = format!("checking the upload of blob {}", blob.digest);
-        let response = retrying(&self.retry, |_| async {
-            let response = self
-                .client
-                .send(Method::GET, session.location.clone(), &what, |r| r)
-                .await?;
-            match response.status() {
-                s if s.is_success() => Ok(Some(response)),
-                s if s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS => Ok(None),
-                _ => Err(response_error(response, &what).await),
-            }
-        })
-        .await
-        .ok()??;
-        let location = self
-            .client
-            .resolve_location(&response, &what)
-            .unwrap_or(session.location);
-        let offset = range_end(&response).unwrap_or(0).min(blob.size);
-        let hashed = self.hash_prefix(blob, offset).await.ok()?;
+        let (location, held) = self.upload_status(&session.location, &what).await?;
+        let offset = held.min(blob.size);
+        // Usually the registry holds what the last accepted request left, whose hash the
+        // session carries; only another offset needs the blob's start read again.
+        let hashed = if offset == session.offset {
+            session.hashed
+        } else {
+            self.hash_prefix(blob, offset).await.ok()?
+        };
         Some(Session {
             location,
             offset,
@@ -585,6 +597,14 @@ impl Transfer<'_> {
             hasher.update(&buf[..n]);
         }
     }
+}
+
+/// Whether a blob needs sending.
+enum Found {
+    /// The repository holds it (it was there, or is now mounted).
+    There(BlobOutcome),
+    /// It must be uploaded, into this session if a mount attempt opened one.
+    Missing(Option<Box<Session>>),
 }
 
 /// What trying to mount a blob came to.
@@ -625,34 +645,17 @@ impl Transfer<'_> {
             .and_then(|c| c.compressed(self.registry, &layer.diff_id))
             .map(|(digest, size)| Descriptor::new(&layer.media_type, digest, size));
         if let Some(known) = known {
-            let outcome = if retrying(&self.retry, |_| self.exists(&known)).await? {
-                Some(BlobOutcome::Present)
-            } else {
-                match self.mount_from_cache(&known).await? {
-                    Mount::Done => Some(BlobOutcome::Mounted),
-                    Mount::Session(s) => {
-                        session = Some(*s);
-                        None
-                    }
-                    Mount::Missed => None,
+            match self.find(&known).await? {
+                Found::There(outcome) => {
+                    self.finished(&known.digest, outcome, &hint);
+                    return Ok((known, outcome));
                 }
-            };
-            if let Some(outcome) = outcome {
-                if let Some(cache) = self.cache {
-                    cache.record(self.registry, self.repository, &known.digest);
-                }
-                let kind = match outcome {
-                    BlobOutcome::Mounted => ProgressKind::BlobMounted,
-                    _ => ProgressKind::BlobSkipped,
-                };
-                (self.report)(event(kind, &hint, layer.size));
-                return Ok((known, outcome));
+                Found::Missing(opened) => session = opened.map(|s| *s),
             }
         }
         (self.report)(event(ProgressKind::BlobStarted, &hint, 0));
         let descriptor = self.upload_streamed(layer, &hint, session).await?;
         if let Some(cache) = self.cache {
-            cache.record(self.registry, self.repository, &descriptor.digest);
             cache.record_compressed(
                 self.registry,
                 &layer.diff_id,
@@ -660,7 +663,7 @@ impl Transfer<'_> {
                 descriptor.size,
             );
         }
-        (self.report)(event(ProgressKind::BlobDone, &hint, layer.size));
+        self.finished(&descriptor.digest, BlobOutcome::Uploaded, &hint);
         Ok((descriptor, BlobOutcome::Uploaded))
     }
 
@@ -744,14 +747,7 @@ impl Transfer<'_> {
         let streamed = result.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let (digest, size) = all_sent(streamed, read, &what).map_err(|e| (e, read))?;
         if let Some(end) = range_end(&response).filter(|end| *end != size) {
-            return Err((
-                Error::new(
-                    ErrorKind::Registry,
-                    format!("{what}: the registry holds {end} of the {size} bytes sent"),
-                )
-                .with_retry(Retry::Yes(None)),
-                0,
-            ));
+            return Err((range_mismatch(&what, end, size), 0));
         }
         let location = self
             .client
@@ -863,18 +859,7 @@ impl Transfer<'_> {
                         .unwrap_or(location);
                     match range_end(&response) {
                         Some(end) if end != offset + len => {
-                            return Err((
-                                Error::new(
-                                    ErrorKind::Registry,
-                                    format!(
-                                        "{what}: the registry holds {end} bytes after a chunk \
-                                         ending at {}",
-                                        offset + len
-                                    ),
-                                )
-                                .with_retry(Retry::Yes(None)),
-                                len,
-                            ))
+                            return Err((range_mismatch(what, end, offset + len), len))
                         }
                         _ => return Ok(next),
                     }
@@ -896,14 +881,22 @@ impl Transfer<'_> {
         }
     }
 
-    /// `GET` on an upload location: where it now is and how many bytes it holds.
+    /// `GET` on an upload location: where it now is and how many bytes it holds. `None` when
+    /// the registry no longer knows the upload, or cannot say within the retries.
     async fn upload_status(&self, location: &Url, what: &str) -> Option<(Url, u64)> {
-        let response = self
-            .client
-            .send(Method::GET, location.clone(), what, |r| r)
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())?;
+        let response = retrying(&self.retry, |_| async {
+            let response = self
+                .client
+                .send(Method::GET, location.clone(), what, |r| r)
+                .await?;
+            match response.status() {
+                s if s.is_success() => Ok(Some(response)),
+                s if s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS => Ok(None),
+                _ => Err(response_error(response, what).await),
+            }
+        })
+        .await
+        .ok()??;
         let held = range_end(&response).unwrap_or(0);
         let now = self
             .client
@@ -986,6 +979,28 @@ impl Stream for ProducedStream {
 /// The byte count the registry's `Range: 0-N` header reports (N + 1). Distribution writes
 /// `0-0` for an empty upload, so `0-0` counts as nothing: resending one byte is harmless,
 /// skipping one is not.
+/// The registry holds `end` bytes of an upload where `expected` were sent: a transient
+/// disagreement (a retry resynchronises from what it holds).
+fn range_mismatch(what: &str, end: u64, expected: u64) -> Error {
+    Error::new(
+        ErrorKind::Registry,
+        format!("{what}: the registry holds {end} bytes where {expected} were sent"),
+    )
+    .with_retry(Retry::Yes(None))
+}
+
+/// A header's value as a number, when it is one.
+fn header_u64(response: &Response, name: reqwest::header::HeaderName) -> Option<u64> {
+    response
+        .headers()
+        .get(name)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 fn range_end(response: &Response) -> Option<u64> {
     let value = response.headers().get("Range")?.to_str().ok()?;
     parse_range_end(value)
@@ -996,7 +1011,7 @@ fn parse_range_end(value: &str) -> Option<u64> {
     let (_, end) = value.split_once('-')?;
     match end.trim().parse::<u64>().ok()? {
         0 => Some(0),
-        n => Some(n + 1),
+        n => n.checked_add(1),
     }
 }
 
@@ -1176,6 +1191,39 @@ mod tests {
         assert_eq!(parse_range_end("0-1023"), Some(1024));
         assert_eq!(parse_range_end("bytes=0-99"), Some(100));
         assert_eq!(parse_range_end("garbage"), None);
+        assert_eq!(
+            parse_range_end(&format!("0-{}", u64::MAX)),
+            None,
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn single_post_learns_from_the_probe() {
+        let refused = SinglePost::default();
+        assert!(refused.may_try(1024), "the first small blob probes");
+        assert!(!refused.may_try(1024), "one probe at a time");
+        refused.learn(&Err(Error::new(
+            ErrorKind::Registry,
+            "405 method not allowed",
+        )));
+        assert!(
+            !refused.may_try(1024),
+            "a registry that refuses it lacks it"
+        );
+
+        let flaky = SinglePost::default();
+        assert!(flaky.may_try(1024));
+        flaky.learn(&Err(
+            Error::new(ErrorKind::Network, "reset").with_retry(Retry::Yes(None))
+        ));
+        assert!(flaky.may_try(1024), "a transient failure probes again");
+        flaky.learn(&Ok(None));
+        assert!(
+            flaky.may_try(SINGLE_REQUEST_MAX),
+            "stored: every small blob goes in one"
+        );
+        assert!(!flaky.may_try(SINGLE_REQUEST_MAX + 1));
     }
 
     #[test]

@@ -5,65 +5,19 @@
 mod common;
 mod credentials_support;
 
-use credentials_support::{assert_secret_free, helper, helper_calls, script};
-use idp_push::credentials::{
-    resolve_with, save_with, CredentialSource, Environment, Resolved, SavedTo,
+use credentials_support::{
+    assert_secret_free, basic_auth, helper, helper_calls, script, CredsHome,
 };
+use idp_push::credentials::{resolve_with, save_with, CredentialSource, Resolved, SavedTo};
 use idp_push::{Credentials, ErrorKind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const REG: &str = "registry.example:5000";
 
-struct Setup {
-    dir: tempfile::TempDir,
-    env: Environment,
-}
-
-impl Setup {
-    fn new() -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
-        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
-        let env = Environment {
-            docker_config_dir: Some(dir.path().join("docker")),
-            containers_auth_files: vec![dir.path().join("containers-auth.json")],
-            // The helpers' own directory first, then the system's (for sh, cat, sleep).
-            path: Some(
-                std::env::join_paths(std::iter::once(dir.path().join("bin")).chain(
-                    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-                ))
-                .unwrap(),
-            ),
-            helper_timeout: Duration::from_secs(10),
-        };
-        Setup { dir, env }
-    }
-
-    fn bin(&self) -> PathBuf {
-        self.dir.path().join("bin")
-    }
-
-    fn docker_config(&self) -> PathBuf {
-        self.dir.path().join("docker/config.json")
-    }
-
-    fn containers_auth(&self) -> PathBuf {
-        self.dir.path().join("containers-auth.json")
-    }
-
-    fn write_docker(&self, json: serde_json::Value) {
-        std::fs::write(self.docker_config(), json.to_string()).unwrap();
-    }
-
-    fn resolve(&self) -> Resolved {
-        resolve_with(REG, None, &self.env).unwrap()
-    }
-}
-
-fn auth(user: &str, password: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+/// What `home` resolves to for REG, with no credentials given.
+fn resolve(home: &CredsHome) -> Resolved {
+    resolve_with(REG, None, &home.env).unwrap()
 }
 
 fn user_of(r: &Resolved) -> &str {
@@ -72,21 +26,22 @@ fn user_of(r: &Resolved) -> &str {
 
 #[test]
 fn precedence_between_all_sources() {
-    let s = Setup::new();
+    let s = CredsHome::new();
     helper(&s.bin(), "perreg", "from-credhelpers", "pw1");
     helper(&s.bin(), "default", "from-credsstore", "pw2");
     std::fs::write(
         s.containers_auth(),
-        serde_json::json!({"auths": {REG: {"auth": auth("from-containers", "pw4")}}}).to_string(),
+        serde_json::json!({"auths": {REG: {"auth": basic_auth("from-containers", "pw4")}}})
+            .to_string(),
     )
     .unwrap();
     // Everything configured: the registry's credHelpers entry wins.
     s.write_docker(serde_json::json!({
         "credHelpers": {REG: "perreg", "other.example": "default"},
         "credsStore": "default",
-        "auths": {format!("https://{REG}/v1/"): {"auth": auth("from-auths", "pw3")}},
+        "auths": {format!("https://{REG}/v1/"): {"auth": basic_auth("from-auths", "pw3")}},
     }));
-    let r = s.resolve();
+    let r = resolve(&s);
     assert_eq!(user_of(&r), "from-credhelpers");
     assert_eq!(
         r.source,
@@ -118,9 +73,9 @@ fn precedence_between_all_sources() {
     // Without a per-registry helper: credsStore beats auths (as docker does).
     s.write_docker(serde_json::json!({
         "credsStore": "default",
-        "auths": {REG: {"auth": auth("from-auths", "pw3")}},
+        "auths": {REG: {"auth": basic_auth("from-auths", "pw3")}},
     }));
-    let r = s.resolve();
+    let r = resolve(&s);
     assert_eq!(user_of(&r), "from-credsstore");
     assert_eq!(
         r.source.to_string(),
@@ -128,8 +83,8 @@ fn precedence_between_all_sources() {
     );
 
     // Without helpers: auths.
-    s.write_docker(serde_json::json!({"auths": {format!("http://{REG}"): {"auth": auth("from-auths", "pw3")}}}));
-    let r = s.resolve();
+    s.write_docker(serde_json::json!({"auths": {format!("http://{REG}"): {"auth": basic_auth("from-auths", "pw3")}}}));
+    let r = resolve(&s);
     assert_eq!(user_of(&r), "from-auths");
     assert_eq!(r.source, CredentialSource::DockerConfig(s.docker_config()));
     assert_eq!(
@@ -138,8 +93,8 @@ fn precedence_between_all_sources() {
     );
 
     // Nothing for this registry in docker's config: the containers auth file.
-    s.write_docker(serde_json::json!({"auths": {"other.example": {"auth": auth("x", "y")}}}));
-    let r = s.resolve();
+    s.write_docker(serde_json::json!({"auths": {"other.example": {"auth": basic_auth("x", "y")}}}));
+    let r = resolve(&s);
     assert_eq!(user_of(&r), "from-containers");
     assert_eq!(
         r.source.to_string(),
@@ -151,13 +106,13 @@ fn precedence_between_all_sources() {
     helper(&s.bin(), "empty", "", "");
     s.write_docker(serde_json::json!({
         "credsStore": "empty",
-        "auths": {REG: {"auth": auth("from-auths", "pw3")}},
+        "auths": {REG: {"auth": basic_auth("from-auths", "pw3")}},
     }));
-    assert_eq!(user_of(&s.resolve()), "from-containers");
+    assert_eq!(user_of(&resolve(&s)), "from-containers");
 
     // Nothing anywhere: anonymous.
     std::fs::remove_file(s.containers_auth()).unwrap();
-    let r = s.resolve();
+    let r = resolve(&s);
     assert_eq!(
         (r.credentials, r.source),
         (None, CredentialSource::Anonymous)
@@ -166,7 +121,7 @@ fn precedence_between_all_sources() {
 
 #[test]
 fn key_forms_and_docker_hub_aliases() {
-    let s = Setup::new();
+    let s = CredsHome::new();
     for (key, asked) in [
         (format!("https://{REG}/v1/"), REG),
         (format!("https://{REG}"), REG),
@@ -179,7 +134,7 @@ fn key_forms_and_docker_hub_aliases() {
         ),
         ("index.docker.io".to_string(), "docker.io"),
     ] {
-        s.write_docker(serde_json::json!({"auths": {key.clone(): {"auth": auth("u", "p")}}}));
+        s.write_docker(serde_json::json!({"auths": {key.clone(): {"auth": basic_auth("u", "p")}}}));
         let r = resolve_with(asked, None, &s.env).unwrap();
         assert_eq!(user_of(&r), "u", "key {key} for {asked}");
     }
@@ -196,21 +151,21 @@ fn key_forms_and_docker_hub_aliases() {
 
 #[test]
 fn identity_tokens_from_config_and_helpers() {
-    let s = Setup::new();
-    s.write_docker(serde_json::json!({"auths": {REG: {"auth": auth("tokuser", ""), "identitytoken": "refresh-from-config"}}}));
-    let c = s.resolve().credentials.unwrap();
+    let s = CredsHome::new();
+    s.write_docker(serde_json::json!({"auths": {REG: {"auth": basic_auth("tokuser", ""), "identitytoken": "refresh-from-config"}}}));
+    let c = resolve(&s).credentials.unwrap();
     assert_eq!(c.username, "tokuser");
     assert_eq!(c.identity_token.unwrap().expose(), "refresh-from-config");
     helper(&s.bin(), "tok", "<token>", "refresh-from-helper");
     s.write_docker(serde_json::json!({"credsStore": "tok"}));
-    let c = s.resolve().credentials.unwrap();
+    let c = resolve(&s).credentials.unwrap();
     assert_eq!(c.identity_token.unwrap().expose(), "refresh-from-helper");
     assert!(c.password.is_empty());
 }
 
 #[test]
 fn missing_helper_is_a_clear_error() {
-    let s = Setup::new();
+    let s = CredsHome::new();
     s.write_docker(serde_json::json!({"credHelpers": {REG: "idp-missing"}}));
     let e = resolve_with(REG, None, &s.env).unwrap_err();
     let m = e.message();
@@ -232,7 +187,7 @@ fn missing_helper_is_a_clear_error() {
 
 #[test]
 fn failing_helpers_give_short_secret_free_errors() {
-    let s = Setup::new();
+    let s = CredsHome::new();
     let secret = "helper-S3CRET-7f3a9";
     let cases = [
         // (body, what the error must say)
@@ -278,7 +233,7 @@ fn failing_helpers_give_short_secret_free_errors() {
 
 #[test]
 fn slow_helpers_time_out() {
-    let mut s = Setup::new();
+    let mut s = CredsHome::new();
     s.env.helper_timeout = Duration::from_millis(300);
     script(&s.bin(), "docker-credential-slow", "sleep 30");
     s.write_docker(serde_json::json!({"credsStore": "slow"}));
@@ -298,7 +253,7 @@ fn slow_helpers_time_out() {
 
 #[test]
 fn malformed_config_names_the_file_not_the_secret() {
-    let s = Setup::new();
+    let s = CredsHome::new();
     let secret = "cfg-S3CRET-11aa";
     std::fs::write(
         s.docker_config(),
@@ -321,7 +276,7 @@ fn malformed_config_names_the_file_not_the_secret() {
 
 #[test]
 fn save_goes_through_the_configured_helper() {
-    let s = Setup::new();
+    let s = CredsHome::new();
     helper(&s.bin(), "store", "u", "p");
     s.write_docker(serde_json::json!({"credsStore": "store", "psFormat": "keep"}));
     let saved = save_with(REG, &Credentials::new("saver", "saved-pw"), &s.env).unwrap();
@@ -373,7 +328,7 @@ fn save_goes_through_the_configured_helper() {
 #[test]
 fn save_writes_config_json_like_docker_login() {
     use std::os::unix::fs::PermissionsExt as _;
-    let s = Setup::new();
+    let s = CredsHome::new();
     // No docker directory yet: it is created.
     std::fs::remove_dir(s.dir.path().join("docker")).unwrap();
     let saved = save_with(REG, &Credentials::new("saver", "pw-1"), &s.env).unwrap();
@@ -381,12 +336,12 @@ fn save_writes_config_json_like_docker_login() {
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&s.docker_config()), 0o600);
     assert_eq!(mode(&s.dir.path().join("docker")), 0o700);
-    let r = s.resolve();
+    let r = resolve(&s);
     assert_eq!(r.source, CredentialSource::DockerConfig(s.docker_config()));
     assert_eq!(r.credentials.unwrap().password.expose(), "pw-1");
     let doc: serde_json::Value =
         serde_json::from_slice(&std::fs::read(s.docker_config()).unwrap()).unwrap();
-    assert_eq!(doc["auths"][REG]["auth"], auth("saver", "pw-1"));
+    assert_eq!(doc["auths"][REG]["auth"], basic_auth("saver", "pw-1"));
 
     // A symlinked config file stays a symlink; the target is updated.
     let real = s.dir.path().join("dotfiles-config.json");
@@ -402,7 +357,7 @@ fn save_writes_config_json_like_docker_login() {
         .unwrap()
         .file_type()
         .is_symlink());
-    let c = s.resolve().credentials.unwrap();
+    let c = resolve(&s).credentials.unwrap();
     assert_eq!(c.identity_token.unwrap().expose(), "refresh-1");
     assert_eq!(c.username, "tok");
 }

@@ -6,57 +6,15 @@ mod common;
 mod credentials_support;
 
 use credentials_support::{
-    assert_secret_free, helper, helper_calls, options, source, tls_with_ca, unique,
+    assert_secret_free, basic_auth, helper, helper_calls, options, source, tls_with_ca, unique,
+    CredsHome,
 };
-use idp_push::credentials::{resolve_with, save_with, CredentialSource, Environment};
+use idp_push::credentials::{resolve_with, save_with, CredentialSource};
 use idp_push::{login_blocking, push_blocking, AuthScheme, Credentials, ErrorKind, ProgressEvent};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-fn auth(user: &str, password: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-}
-
-struct Setup {
-    dir: tempfile::TempDir,
-    env: Environment,
-}
-
-impl Setup {
-    fn new() -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
-        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
-        let path = std::env::join_paths(std::iter::once(dir.path().join("bin")).chain(
-            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-        ))
-        .unwrap();
-        let env = Environment {
-            docker_config_dir: Some(dir.path().join("docker")),
-            containers_auth_files: vec![dir.path().join("auth.json")],
-            path: Some(path),
-            helper_timeout: Duration::from_secs(10),
-        };
-        Setup { dir, env }
-    }
-
-    fn bin(&self) -> PathBuf {
-        self.dir.path().join("bin")
-    }
-
-    fn docker_config(&self) -> PathBuf {
-        self.dir.path().join("docker/config.json")
-    }
-
-    fn write_docker(&self, json: serde_json::Value) {
-        std::fs::write(self.docker_config(), json.to_string()).unwrap();
-    }
-}
 
 /// Resolves for the harness registry, pushes with what was found, and checks with a login.
-fn push_with_resolved(setup: &Setup, name: &str) -> CredentialSource {
+fn push_with_resolved(setup: &CredsHome, name: &str) -> CredentialSource {
     let h = common::env();
     let resolved = resolve_with(&h.registry, None, &setup.env).unwrap();
     let credentials = resolved.credentials.clone();
@@ -71,6 +29,7 @@ fn push_with_resolved(setup: &Setup, name: &str) -> CredentialSource {
             credentials: credentials.as_ref().cloned(),
             tls: opts.tls.clone(),
             save: false,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -81,11 +40,11 @@ fn push_with_resolved(setup: &Setup, name: &str) -> CredentialSource {
 #[test]
 fn docker_config_auths_entry_pushes() {
     let h = common::env();
-    let s = Setup::new();
+    let s = CredsHome::new();
     s.write_docker(serde_json::json!({
         "auths": {
-            format!("https://{}/v1/", h.registry): {"auth": auth(&h.username, &h.password)},
-            "other.example": {"auth": auth("x", "y")},
+            format!("https://{}/v1/", h.registry): {"auth": basic_auth(&h.username, &h.password)},
+            "other.example": {"auth": basic_auth("x", "y")},
         },
         "psFormat": "table",
     }));
@@ -96,7 +55,7 @@ fn docker_config_auths_entry_pushes() {
 #[test]
 fn docker_config_username_password_fields_push() {
     let h = common::env();
-    let s = Setup::new();
+    let s = CredsHome::new();
     s.write_docker(serde_json::json!({
         "auths": {h.registry.clone(): {"username": h.username, "password": h.password}},
     }));
@@ -106,12 +65,12 @@ fn docker_config_username_password_fields_push() {
 #[test]
 fn cred_helpers_entry_pushes() {
     let h = common::env();
-    let s = Setup::new();
+    let s = CredsHome::new();
     helper(&s.bin(), "idptest", &h.username, &h.password);
     s.write_docker(serde_json::json!({
         "credHelpers": {h.registry.clone(): "idptest"},
         // Ignored: the registry's helper comes first.
-        "auths": {h.registry.clone(): {"auth": auth(&h.username, "stale-password")}},
+        "auths": {h.registry.clone(): {"auth": basic_auth(&h.username, "stale-password")}},
     }));
     let source = push_with_resolved(&s, "credhelpers");
     assert_eq!(
@@ -128,7 +87,7 @@ fn cred_helpers_entry_pushes() {
 #[test]
 fn creds_store_pushes() {
     let h = common::env();
-    let s = Setup::new();
+    let s = CredsHome::new();
     helper(&s.bin(), "idpstore", &h.username, &h.password);
     s.write_docker(serde_json::json!({
         "credsStore": "idpstore",
@@ -144,25 +103,25 @@ fn creds_store_pushes() {
 #[test]
 fn containers_auth_file_pushes() {
     let h = common::env();
-    let s = Setup::new();
+    let s = CredsHome::new();
     s.write_docker(serde_json::json!({"auths": {}}));
     std::fs::write(
-        s.dir.path().join("auth.json"),
-        serde_json::json!({"auths": {h.registry.clone(): {"auth": auth(&h.username, &h.password)}}})
+        s.containers_auth(),
+        serde_json::json!({"auths": {h.registry.clone(): {"auth": basic_auth(&h.username, &h.password)}}})
             .to_string(),
     )
     .unwrap();
     let source = push_with_resolved(&s, "containers");
     assert_eq!(
         source,
-        CredentialSource::ContainersAuthFile(s.dir.path().join("auth.json"))
+        CredentialSource::ContainersAuthFile(s.containers_auth())
     );
 }
 
 #[test]
 fn wrong_password_from_a_helper_fails_without_leaking() {
     let h = common::env();
-    let s = Setup::new();
+    let s = CredsHome::new();
     let secret = "helper-wrong-Pa55-b7c1e";
     helper(&s.bin(), "idpwrong", &h.username, secret);
     s.write_docker(serde_json::json!({"credHelpers": {h.registry.clone(): "idpwrong"}}));
@@ -188,6 +147,7 @@ fn wrong_password_from_a_helper_fails_without_leaking() {
             credentials: resolved.credentials.as_ref().cloned(),
             tls: opts.tls.clone(),
             save: false,
+            ..Default::default()
         },
     )
     .unwrap_err();
@@ -208,7 +168,7 @@ fn wrong_password_from_a_helper_fails_without_leaking() {
 #[test]
 fn anonymous_push_is_refused_and_says_so() {
     let h = common::env();
-    let s = Setup::new();
+    let s = CredsHome::new();
     let resolved = resolve_with(&h.registry, None, &s.env).unwrap();
     assert_eq!(resolved.source, CredentialSource::Anonymous);
     let err = push_blocking(
@@ -224,7 +184,7 @@ fn anonymous_push_is_refused_and_says_so() {
 #[test]
 fn verified_credentials_saved_like_docker_login_are_found_again() {
     let h = common::env();
-    let s = Setup::new();
+    let s = CredsHome::new();
     let credentials = Credentials::new(&h.username, &h.password);
     login_blocking(
         &h.registry,
@@ -232,6 +192,7 @@ fn verified_credentials_saved_like_docker_login_are_found_again() {
             credentials: Some(credentials.clone()),
             tls: tls_with_ca(&h.ca),
             save: false,
+            ..Default::default()
         },
     )
     .unwrap();

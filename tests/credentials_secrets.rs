@@ -317,7 +317,19 @@ struct Started {
     main_port: u16,
     other_port: u16,
     _dir: tempfile::TempDir,
-    ca: std::path::PathBuf,
+    /// The fake's CA when it speaks TLS; `None` for plain HTTP.
+    ca: Option<std::path::PathBuf>,
+}
+
+impl Started {
+    /// How the client reaches the fake: trusting its CA, or over plain HTTP.
+    fn tls(&self) -> TlsOptions {
+        TlsOptions {
+            ca_file: self.ca.clone(),
+            plain_http: self.ca.is_none(),
+            ..Default::default()
+        }
+    }
 }
 
 /// Starts the fake registry (TLS or not) and a plain-HTTP "storage" listener.
@@ -348,14 +360,14 @@ fn start(tls: bool, upload_to: UploadTo, bearer_realm_on_other: bool) -> Started
         fake,
         main_port,
         other_port,
-        ca: dir.path().join("fake-ca.crt"),
+        ca: tls.then(|| dir.path().join("fake-ca.crt")),
         _dir: dir,
     }
 }
 
+/// Pushes to the fake with credentials; the result, the options and the progress events.
 fn push_to(
     started: &Started,
-    tls: TlsOptions,
 ) -> (
     idp_push::Result<idp_push::PushReport>,
     PushOptions,
@@ -367,7 +379,7 @@ fn push_to(
         progress: Some(Arc::new(move |e: &ProgressEvent| {
             sink.lock().unwrap().push(format!("{e:?}"))
         })),
-        ..options(Some(Credentials::new(USER, SECRET)), tls)
+        ..options(Some(Credentials::new(USER, SECRET)), started.tls())
     };
     let dest = format!("127.0.0.1:{}/fake/image:v1", started.main_port);
     let result = push_blocking(&source(), &dest, &opts);
@@ -419,56 +431,38 @@ fn assert_auth_stays_home(started: &Started) {
     assert!(home.iter().any(|s| s.authorization && s.method == "POST"));
 }
 
+/// A push that succeeds, sent Authorization only to the registry, and leaked nothing.
+fn push_keeps_authorization_home(started: &Started) {
+    let (result, opts, events) = push_to(started);
+    result.as_ref().unwrap();
+    assert_auth_stays_home(started);
+    check_no_leak(&result, &opts, &events);
+}
+
 #[test]
 fn plain_http_upload_location_on_another_port_gets_no_authorization() {
     let started = start(false, UploadTo::OtherPort, false);
-    let tls = TlsOptions {
-        plain_http: true,
-        ..Default::default()
-    };
-    let (result, opts, events) = push_to(&started, tls);
-    result.as_ref().unwrap();
-    assert_auth_stays_home(&started);
-    check_no_leak(&result, &opts, &events);
     assert!(started.other_port != started.main_port);
+    push_keeps_authorization_home(&started);
 }
 
 #[test]
 fn upload_location_on_another_host_name_gets_no_authorization() {
-    let started = start(false, UploadTo::OtherHostName, false);
-    let tls = TlsOptions {
-        plain_http: true,
-        ..Default::default()
-    };
-    let (result, opts, events) = push_to(&started, tls);
-    result.as_ref().unwrap();
-    assert_auth_stays_home(&started);
-    check_no_leak(&result, &opts, &events);
+    push_keeps_authorization_home(&start(false, UploadTo::OtherHostName, false));
 }
 
 #[test]
 fn https_registry_never_sends_authorization_over_plain_http() {
     let started = start(true, UploadTo::OtherPort, false);
-    let tls = TlsOptions {
-        ca_file: Some(started.ca.clone()),
-        ..Default::default()
-    };
-    let (result, opts, events) = push_to(&started, tls);
-    result.as_ref().unwrap();
-    assert_auth_stays_home(&started);
+    push_keeps_authorization_home(&started);
     let seen = started.fake.seen.lock().unwrap().clone();
     assert!(seen.iter().any(|s| s.listener == "other"), "{seen:?}");
-    check_no_leak(&result, &opts, &events);
 }
 
 #[test]
 fn https_registry_with_a_plain_http_token_realm_gets_no_credentials() {
     let started = start(true, UploadTo::OtherPort, true);
-    let tls = TlsOptions {
-        ca_file: Some(started.ca.clone()),
-        ..Default::default()
-    };
-    let (result, opts, events) = push_to(&started, tls);
+    let (result, opts, events) = push_to(&started);
     let err = result.as_ref().unwrap_err();
     assert!(
         err.message().contains("refusing to send credentials"),

@@ -7,9 +7,10 @@ mod common;
 mod credentials_support;
 
 use credentials_support::{
-    assert_secret_free, bundle, helper, options, source, Registry, TokenService,
+    assert_secret_free, basic_auth, bundle, helper, options, source, CredsHome, Registry,
+    TokenService,
 };
-use idp_push::credentials::{resolve_with, CredentialSource, Environment};
+use idp_push::credentials::{resolve_with, CredentialSource};
 use idp_push::{
     login_blocking, push_blocking, AuthScheme, Credentials, ErrorKind, ProgressEvent, PushOptions,
 };
@@ -17,6 +18,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Trusts both the registry's CA and the token service's.
+/// `login` against `registry` with `creds`, verifying only (nothing saved).
+fn login(
+    registry: &Registry,
+    creds: &Credentials,
+    tls: &idp_push::TlsOptions,
+) -> idp_push::Result<idp_push::LoginReport> {
+    login_blocking(
+        registry.addr(),
+        &idp_push::LoginOptions {
+            credentials: Some(creds.clone()),
+            tls: tls.clone(),
+            save: false,
+            ..Default::default()
+        },
+    )
+}
+
 fn tls(registry: &Registry, service: &TokenService) -> idp_push::TlsOptions {
     let pem = bundle(
         registry.dir.path(),
@@ -29,24 +47,6 @@ fn tls(registry: &Registry, service: &TokenService) -> idp_push::TlsOptions {
     credentials_support::tls_with_ca(&pem)
 }
 
-fn env_with_docker_config(dir: &std::path::Path, config: serde_json::Value) -> Environment {
-    std::fs::create_dir_all(dir.join("docker")).unwrap();
-    std::fs::write(dir.join("docker/config.json"), config.to_string()).unwrap();
-    Environment {
-        docker_config_dir: Some(dir.join("docker")),
-        containers_auth_files: Vec::new(),
-        path: Some(
-            std::env::join_paths(
-                std::iter::once(dir.join("bin")).chain(std::env::split_paths(
-                    &std::env::var_os("PATH").unwrap_or_default(),
-                )),
-            )
-            .unwrap(),
-        ),
-        helper_timeout: Duration::from_secs(10),
-    }
-}
-
 #[test]
 fn password_gets_a_token_with_basic() {
     let service = TokenService::start();
@@ -56,15 +56,7 @@ fn password_gets_a_token_with_basic() {
         &service.env["IDP_TOKEN_PASSWORD"],
     );
     let tls = tls(&registry, &service);
-    let login = login_blocking(
-        registry.addr(),
-        &idp_push::LoginOptions {
-            credentials: Some(creds.clone()),
-            tls: tls.clone(),
-            save: false,
-        },
-    )
-    .unwrap();
+    let login = login(&registry, &creds, &tls).unwrap();
     assert_eq!(login.scheme, AuthScheme::Bearer);
     push_blocking(
         &source(),
@@ -131,16 +123,14 @@ fn reauthenticates_when_the_token_expires_mid_push() {
 fn identity_token_from_docker_config_uses_the_refresh_grant() {
     let service = TokenService::start();
     let registry = service.registry("IDP_TOKEN_REALM");
-    let dir = tempfile::tempdir().unwrap();
+    let home = CredsHome::new();
     let refresh = service.env["IDP_TOKEN_REFRESH_TOKEN"].clone();
-    let env = env_with_docker_config(
-        dir.path(),
-        serde_json::json!({"auths": {registry.addr(): {"auth": "dG9rZW51c2VyOg==", "identitytoken": refresh}}}),
-    );
-    let resolved = resolve_with(registry.addr(), None, &env).unwrap();
+    home.write_docker(serde_json::json!({"auths": {registry.addr(): {
+        "auth": basic_auth("tokenuser", ""), "identitytoken": refresh}}}));
+    let resolved = resolve_with(registry.addr(), None, &home.env).unwrap();
     assert_eq!(
         resolved.source,
-        CredentialSource::DockerConfig(dir.path().join("docker/config.json"))
+        CredentialSource::DockerConfig(home.docker_config())
     );
     let creds = resolved.credentials.clone().unwrap();
     assert!(creds.identity_token.is_some());
@@ -155,15 +145,7 @@ fn identity_token_from_docker_config_uses_the_refresh_grant() {
         ..options(Some(creds.clone()), tls.clone())
     };
     push_blocking(&source(), &registry.dest("identity"), &opts).unwrap();
-    let login = login_blocking(
-        registry.addr(),
-        &idp_push::LoginOptions {
-            credentials: Some(creds.clone()),
-            tls: tls.clone(),
-            save: false,
-        },
-    )
-    .unwrap();
+    let login = login(&registry, &creds, &tls).unwrap();
     assert_eq!(login.scheme, AuthScheme::Bearer);
 
     let requests = service.requests();
@@ -206,15 +188,7 @@ fn wrong_identity_token_is_refused_without_leaking() {
         err.message().contains("identity token was refused"),
         "{err}"
     );
-    let login = login_blocking(
-        registry.addr(),
-        &idp_push::LoginOptions {
-            credentials: Some(creds.clone()),
-            tls: tls.clone(),
-            save: false,
-        },
-    )
-    .unwrap_err();
+    let login = login(&registry, &creds, &tls).unwrap_err();
     assert_eq!(login.kind(), ErrorKind::Unauthorized, "{login}");
     assert_secret_free(
         secret,
@@ -237,16 +211,12 @@ fn wrong_identity_token_is_refused_without_leaking() {
 fn gitea_like_realm_without_post_takes_the_identity_token_on_get() {
     let service = TokenService::start();
     let registry = service.registry("IDP_TOKEN_REALM_GET_ONLY");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+    let home = CredsHome::new();
     let refresh = service.env["IDP_TOKEN_REFRESH_TOKEN"].clone();
     // From a credential helper that answers with docker's `<token>` user name.
-    helper(&dir.path().join("bin"), "idptoken", "<token>", &refresh);
-    let env = env_with_docker_config(
-        dir.path(),
-        serde_json::json!({"credHelpers": {registry.addr(): "idptoken"}}),
-    );
-    let resolved = resolve_with(registry.addr(), None, &env).unwrap();
+    helper(&home.bin(), "idptoken", "<token>", &refresh);
+    home.write_docker(serde_json::json!({"credHelpers": {registry.addr(): "idptoken"}}));
+    let resolved = resolve_with(registry.addr(), None, &home.env).unwrap();
     assert_eq!(
         resolved.source.to_string(),
         "credential helper docker-credential-idptoken"

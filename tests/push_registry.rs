@@ -117,6 +117,7 @@ fn wrong_password_is_unauthorized_and_not_echoed() {
             credentials: options.credentials.as_ref().cloned(),
             tls: options.tls.clone(),
             save: false,
+            ..Default::default()
         },
     )
     .unwrap_err();
@@ -133,6 +134,7 @@ fn login_checks_credentials() {
             credentials: Some(env.credentials().clone()),
             tls: env.tls(),
             save: false,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -143,6 +145,7 @@ fn login_checks_credentials() {
             credentials: None,
             tls: env.tls(),
             save: false,
+            ..Default::default()
         },
     )
     .unwrap_err();

@@ -53,6 +53,7 @@ fn wrong_ca_names_unknown_authority_and_the_ways_out() {
             credentials: Some(creds.clone()),
             tls: tls_with_ca(&h.wrong_ca),
             save: false,
+            ..Default::default()
         },
     )
     .unwrap_err();
@@ -71,6 +72,7 @@ fn wrong_ca_names_unknown_authority_and_the_ways_out() {
             credentials: Some(creds.clone()),
             tls: insecure.clone(),
             save: false,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -86,6 +88,7 @@ fn expired_certificate_is_named() {
             credentials: Some(registry.credentials().clone()),
             tls: tls_with_ca(&registry.ca()),
             save: false,
+            ..Default::default()
         },
     )
     .unwrap_err();

@@ -53,7 +53,7 @@ pub struct idp_options {
     /// switches to chunks by itself when the registry or a proxy answers 413.
     pub chunk_size: u64,
     /// An identity token (OAuth2 refresh token, docker's `identitytoken`) instead of a
-    /// password; `username` may then be NULL.
+    /// password; `username` may then be NULL. Never logged or put in error messages.
     pub identity_token: *const c_char,
     /// `idp_login` only: store the verified credentials as `docker login` does.
     pub save_credentials: bool,
@@ -63,12 +63,17 @@ pub struct idp_options {
     /// docker-archive sources: push layers as stored instead of gzip-compressing them.
     pub keep_uncompressed: bool,
     /// How long a connection may stay silent (and the longest wait to connect) before the
-    /// request fails as a timeout, in milliseconds; 0 for the defaults (120 s, 15 s).
+    /// request fails as a timeout, in milliseconds, for push and login; 0 for the defaults
+    /// (120 s, 15 s).
     pub timeout_ms: u32,
 }
 
 /// Fills `options` with the defaults of this library version and sets `struct_size`.
 /// NULL is ignored.
+///
+/// It writes `sizeof(idp_options)` of this header, so call it only with the header the library
+/// came with. Every default is zero, so a program that must keep working with a newer library
+/// than its header can instead write `idp_options o = {sizeof o};` (zeroes the rest).
 ///
 /// # Safety
 /// `options` must be NULL or point to writable memory of `sizeof(idp_options)` bytes.

@@ -150,7 +150,7 @@ pub unsafe extern "C" fn idp_push(
         check_result_size(
             result,
             "result",
-            offset_of!(idp_push_result, bytes_sent) + 8,
+            offset_of!(idp_push_result, bytes_sent) + size_of::<u64>(),
         )?;
         let settings = read_options(options)?;
         let push_options = PushOptions {
@@ -174,9 +174,12 @@ pub unsafe extern "C" fn idp_push(
             (*result).blobs_uploaded = report.blobs_uploaded;
             (*result).blobs_present = report.blobs_present;
             (*result).bytes_sent = report.bytes_sent;
-            // Fields added after the first version are written only when there is room.
             let size = (*result).struct_size;
-            if size >= offset_of!(idp_push_result, blobs_mounted) + size_of::<u64>() {
+            if has_room(
+                size,
+                offset_of!(idp_push_result, blobs_mounted),
+                size_of::<u64>(),
+            ) {
                 (*result).blobs_mounted = report.blobs_mounted;
             }
         }
@@ -205,50 +208,74 @@ pub unsafe extern "C" fn idp_login(
         check_result_size(
             result,
             "result",
-            offset_of!(idp_login_result, saved_to) + IDP_DESCRIPTION_CAPACITY,
+            offset_of!(idp_login_result, scheme) + size_of::<idp_auth_scheme>(),
         )?;
         let settings = read_options(options)?;
-        let login_options = crate::LoginOptions {
-            credentials: settings.credentials,
-            tls: settings.tls,
-            save: settings.save_credentials,
-        };
-        let registry = registry.to_string();
-        let cancel = settings.cancel.unwrap_or_default();
-        let report = crate::runtime::block_on(async move {
-            tokio::select! {
-                _ = cancel.cancelled() => Err(crate::Error::new(crate::ErrorKind::Cancelled, "login cancelled")),
-                r = crate::login(&registry, &login_options) => r,
-            }
-        })?;
+        let report = crate::login_blocking(
+            registry,
+            &crate::LoginOptions {
+                credentials: settings.credentials,
+                tls: settings.tls,
+                save: settings.save_credentials,
+                cancel: settings.cancel,
+                timeout: settings.timeout,
+            },
+        )?;
         if !result.is_null() {
-            (*result).scheme = match report.scheme {
-                AuthScheme::None => idp_auth_scheme::None,
-                AuthScheme::Basic => idp_auth_scheme::Basic,
-                AuthScheme::Bearer => idp_auth_scheme::Bearer,
-            };
-            (*result).source = match report.source {
-                CredentialSource::Explicit => idp_credential_source::Explicit,
-                CredentialSource::DockerConfig(_) => idp_credential_source::DockerConfig,
-                CredentialSource::CredentialHelper { .. } => {
-                    idp_credential_source::CredentialHelper
-                }
-                CredentialSource::ContainersAuthFile(_) => {
-                    idp_credential_source::ContainersAuthFile
-                }
-                CredentialSource::Anonymous => idp_credential_source::Anonymous,
-            };
-            (*result).source_description = c_text(&report.source.to_string());
-            (*result).saved_to = c_text(
-                &report
-                    .saved_to
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            );
+            // Field by field, as in idp_push: an older caller's struct ends after `scheme`.
+            (*result).scheme = report.scheme.into();
+            let size = (*result).struct_size;
+            let room = |offset, len| has_room(size, offset, len);
+            if room(
+                offset_of!(idp_login_result, source),
+                size_of::<idp_credential_source>(),
+            ) {
+                (*result).source = (&report.source).into();
+            }
+            if room(
+                offset_of!(idp_login_result, source_description),
+                IDP_DESCRIPTION_CAPACITY,
+            ) {
+                (*result).source_description = c_text(&report.source.to_string());
+            }
+            if room(
+                offset_of!(idp_login_result, saved_to),
+                IDP_DESCRIPTION_CAPACITY,
+            ) {
+                let saved_to = report.saved_to.as_ref().map(ToString::to_string);
+                (*result).saved_to = c_text(saved_to.as_deref().unwrap_or_default());
+            }
         }
         Ok(())
     })
+}
+
+impl From<AuthScheme> for idp_auth_scheme {
+    fn from(scheme: AuthScheme) -> Self {
+        match scheme {
+            AuthScheme::None => idp_auth_scheme::None,
+            AuthScheme::Basic => idp_auth_scheme::Basic,
+            AuthScheme::Bearer => idp_auth_scheme::Bearer,
+        }
+    }
+}
+
+impl From<&CredentialSource> for idp_credential_source {
+    fn from(source: &CredentialSource) -> Self {
+        match source {
+            CredentialSource::Explicit => idp_credential_source::Explicit,
+            CredentialSource::DockerConfig(_) => idp_credential_source::DockerConfig,
+            CredentialSource::CredentialHelper { .. } => idp_credential_source::CredentialHelper,
+            CredentialSource::ContainersAuthFile(_) => idp_credential_source::ContainersAuthFile,
+            CredentialSource::Anonymous => idp_credential_source::Anonymous,
+        }
+    }
+}
+
+/// Whether a caller's struct of `size` bytes has room for the field at `offset` of `len`
+/// bytes. Fields added after a struct's first version are written only when it has.
+fn has_room(size: usize, offset: usize, len: usize) -> bool {
+    size >= offset + len
 }
 
 /// `text` as a NUL-terminated C array, cut short (at a character boundary) if it must be.

@@ -4,11 +4,13 @@
 #![allow(dead_code)]
 
 use crate::common::{run_id, var};
+use idp_push::credentials::Environment;
 use idp_push::{PushOptions, TlsOptions};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 pub fn support(script: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -283,4 +285,54 @@ pub fn assert_secret_free(secret: &str, outputs: &[String]) {
             "output #{i} leaks a secret (output withheld)"
         );
     }
+}
+
+/// A private credentials home: a temporary directory with `bin/` (test credential helpers, first
+/// on PATH), `docker/config.json` and `containers-auth.json`, and the `Environment` that reads
+/// exactly those, so that tests never see the user's own credentials.
+pub struct CredsHome {
+    pub dir: tempfile::TempDir,
+    pub env: Environment,
+}
+
+impl CredsHome {
+    pub fn new() -> CredsHome {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+        // The helpers' own directory first, then the system's (for sh, cat, sleep).
+        let path = std::env::join_paths(std::iter::once(dir.path().join("bin")).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ))
+        .unwrap();
+        let env = Environment {
+            docker_config_dir: Some(dir.path().join("docker")),
+            containers_auth_files: vec![dir.path().join("containers-auth.json")],
+            path: Some(path),
+            helper_timeout: Duration::from_secs(10),
+        };
+        CredsHome { dir, env }
+    }
+
+    pub fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    pub fn docker_config(&self) -> PathBuf {
+        self.dir.path().join("docker/config.json")
+    }
+
+    pub fn containers_auth(&self) -> PathBuf {
+        self.dir.path().join("containers-auth.json")
+    }
+
+    pub fn write_docker(&self, json: serde_json::Value) {
+        std::fs::write(self.docker_config(), json.to_string()).unwrap();
+    }
+}
+
+/// The `auth` value of a docker config entry: base64 of `user:password`.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
