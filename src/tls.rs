@@ -9,7 +9,9 @@
 //!    `NAME.key` is a client certificate for mutual TLS (the first pair found is used). The
 //!    environment variable `IDP_PUSH_CERTS_D` (a colon-separated list of directories) replaces
 //!    these base directories;
-//! 3. `SSL_CERT_FILE` (which, as in Go and OpenSSL, also replaces the system bundle);
+//! 3. `SSL_CERT_FILE`: as in Go and OpenSSL it replaces the system bundle (the system roots
+//!    are loaded through rustls-native-certs, which reads it). It is also read here, so that a
+//!    missing or certificate-less file is an error instead of silently trusting nothing;
 //! 4. the system roots.
 //!
 //! `insecure` accepts any server certificate (self-signed registries such as IDPBuilder's

@@ -163,6 +163,24 @@ fn identity_tokens_from_config_and_helpers() {
     assert!(c.password.is_empty());
 }
 
+/// A helper found only through a relative PATH entry (".", "bin") is not run: that would run
+/// a program from whatever directory the user is in.
+#[test]
+fn helpers_on_relative_path_entries_are_not_run() {
+    let mut s = CredsHome::new();
+    // cargo runs tests in the crate root; a helper below it, named relative to it.
+    let rel = std::path::PathBuf::from("target").join(format!("rel-helper-{}", std::process::id()));
+    std::fs::create_dir_all(&rel).unwrap();
+    helper(&rel, "rel", "u", "p");
+    s.env.path = Some(std::env::join_paths([rel.as_os_str()]).unwrap());
+    s.write_docker(serde_json::json!({"credHelpers": {REG: "rel"}}));
+    let e = resolve_with(REG, None, &s.env).unwrap_err();
+    let calls = helper_calls(&rel, "rel");
+    std::fs::remove_dir_all(&rel).unwrap();
+    assert!(e.message().contains("not installed"), "{e}");
+    assert!(calls.is_empty(), "the helper ran: {calls:?}");
+}
+
 #[test]
 fn missing_helper_is_a_clear_error() {
     let s = CredsHome::new();
@@ -360,6 +378,17 @@ fn save_writes_config_json_like_docker_login() {
     let c = resolve(&s).credentials.unwrap();
     assert_eq!(c.identity_token.unwrap().expose(), "refresh-1");
     assert_eq!(c.username, "tok");
+
+    // An identity token without a user name reads back too (no "auth" of ":").
+    save_with(
+        REG,
+        &Credentials::with_identity_token("", "refresh-2"),
+        &s.env,
+    )
+    .unwrap();
+    let c = resolve(&s).credentials.unwrap();
+    assert_eq!(c.identity_token.unwrap().expose(), "refresh-2");
+    assert_eq!(c.username, "");
 }
 
 #[test]

@@ -36,7 +36,9 @@ fn find_program(helper: &str, path: Option<&OsStr>) -> Result<PathBuf> {
         )));
     }
     if let Some(path) = path {
-        for dir in std::env::split_paths(path) {
+        // Only absolute directories, as Go's exec.LookPath (docker's) takes them: an empty or
+        // relative PATH entry would run a program from wherever the user happens to be.
+        for dir in std::env::split_paths(path).filter(|d| d.is_absolute()) {
             let candidate = dir.join(&name);
             if is_executable(&candidate) {
                 return Ok(candidate);

@@ -97,16 +97,6 @@ impl Environment {
         }
     }
 
-    /// An environment that finds nothing: no config files, no helpers.
-    pub fn empty() -> Environment {
-        Environment {
-            docker_config_dir: None,
-            containers_auth_files: Vec::new(),
-            path: None,
-            helper_timeout: DEFAULT_HELPER_TIMEOUT,
-        }
-    }
-
     /// `<docker_config_dir>/config.json`
     pub fn docker_config_file(&self) -> Option<PathBuf> {
         self.docker_config_dir
@@ -362,12 +352,15 @@ mod store {
         // would keep stale secrets around: drop them.
         auths.retain(|k, _| k == key || normalize_key(k) != registry);
         let mut entry = serde_json::Map::new();
-        entry.insert(
-            "auth".into(),
-            encode_auth(&credentials.username, &credentials.password)
-                .as_str()
-                .into(),
-        );
+        // An identity token may come without a user name; "auth" of ":" would not read back.
+        if !credentials.username.is_empty() || !credentials.password.expose().is_empty() {
+            entry.insert(
+                "auth".into(),
+                encode_auth(&credentials.username, &credentials.password)
+                    .as_str()
+                    .into(),
+            );
+        }
         if let Some(token) = &credentials.identity_token {
             entry.insert("identitytoken".into(), token.expose().into());
         }
