@@ -43,19 +43,12 @@ bench/make_layout.py "$BENCH_DIR/case3" 200 $((256 * 1024))   # 200 layers of 25
 bench/make_layout.py "$BENCH_DIR/case6" 8 $((512 * MIB))      # 4 GiB, for memory only
 
 # --- registry and proxy ------------------------------------------------------------------
+# shellcheck source=tests/support/lib.sh
+. tests/support/lib.sh
 state=$(mktemp -d /tmp/idp-push-bench.XXXXXX)
-cleanup() {
-  tests/support/proxy.sh stop "$state/proxy" >/dev/null 2>&1 || true
-  tests/support/registry.sh stop "$state/registry" >/dev/null 2>&1 || true
-  rm -rf "$state"
-}
+cleanup() { stop_test_services "$state" >/dev/null 2>&1; }
 trap cleanup EXIT
-tests/support/registry.sh start "$state/registry" >&2
-tests/support/proxy.sh start "$state/proxy" "$state/registry" 16m >&2
-# shellcheck disable=SC1091
-. "$state/registry/env"
-# shellcheck disable=SC1091
-. "$state/proxy/env"
+start_registry "$state" >&2
 REG=$IDP_TEST_REGISTRY
 PROXY=$IDP_TEST_PROXY
 USER_=$IDP_TEST_USERNAME

@@ -8,7 +8,7 @@ CBINDGEN_VERSION=${CBINDGEN_VERSION:?}
 declare -A packages=(
   [docker-registry]=docker-registry [skopeo]=skopeo [umoci]=umoci [buildah]=buildah
   [busybox]=busybox-static [htpasswd]=apache2-utils [jq]=jq [valgrind]=valgrind
-  [openssl]=openssl [curl]=curl [cc]=gcc [nginx]=nginx-light
+  [openssl]=openssl [curl]=curl [cc]=gcc [nginx]=nginx-light [python3]=python3
 )
 missing=()
 for cmd in "${!packages[@]}"; do

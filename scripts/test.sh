@@ -21,25 +21,14 @@ step "cargo fmt and clippy"
 cargo fmt --all -- --check
 cargo clippy --quiet --all-targets -- -D warnings
 
+# shellcheck source=tests/support/lib.sh
+. tests/support/lib.sh
 state=$(mktemp -d /tmp/idp-push-test.XXXXXX)
-cleanup() {
-  tests/support/proxy.sh stop "$state/proxy" || true
-  tests/support/registry.sh stop "$state/registry" || true
-  rm -rf "$state"
-}
+cleanup() { stop_test_services "$state"; }
 trap cleanup EXIT
 
-step "fixtures (umoci), a registry (TLS, htpasswd) and nginx in front of it (16m body limit)"
-tests/support/fixtures.sh "$state/fixtures" >/dev/null
-tests/support/registry.sh start "$state/registry"
-tests/support/proxy.sh start "$state/proxy" "$state/registry" 16m
-# shellcheck disable=SC1091
-. "$state/registry/env"
-# shellcheck disable=SC1091
-. "$state/proxy/env"
-export IDP_TEST_FIXTURES=$state/fixtures
-# The blob record (mounts) of the tests stays in the test state, not in the user's cache.
-export IDP_PUSH_CACHE_DIR=$state/cache
+step "fixtures (umoci, skopeo, buildah), a registry (TLS, htpasswd) and nginx in front of it (16m body limit)"
+start_test_services "$state"
 
 step "Rust unit and integration tests"
 cargo test --quiet
@@ -58,6 +47,7 @@ if grep -qF -- "$password" "$output_log"; then
   exit 1
 fi
 echo "ok: not found in $(wc -l <"$output_log") lines"
+rm -f "$output_log" # kept only when a check fails
 
 # Gitea end to end has its own Gitea and nginx; the registry above is no longer needed.
 cleanup

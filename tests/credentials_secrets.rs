@@ -277,8 +277,8 @@ fn spawn_listener(
     });
 }
 
+/// A CA and a server certificate made in `dir`, as the fake's TLS configuration.
 fn server_tls(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject as _;
     let d = dir.to_str().unwrap();
     certs(&["ca", d, "fake-ca"]);
     let ca = dir.join("fake-ca.crt");
@@ -290,21 +290,7 @@ fn server_tls(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
         ca.to_str().unwrap(),
         ca_key.to_str().unwrap(),
     ]);
-    let chain = rustls::pki_types::CertificateDer::pem_file_iter(dir.join("fake-server.crt"))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(dir.join("fake-server.key")).unwrap();
-    Arc::new(
-        rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap(),
-    )
+    common::faultproxy::server_tls_from(&dir.join("fake-server.crt"), &dir.join("fake-server.key"))
 }
 
 enum UploadTo {

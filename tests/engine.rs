@@ -5,7 +5,7 @@
 mod common;
 
 use common::faultproxy::FaultProxy;
-use common::{env, layout_digest};
+use common::{blob_bytes, env, layout_digest, via};
 use idp_push::{push_blocking, BlobCacheSetting, ProgressEvent, ProgressKind, PushOptions};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,10 +81,7 @@ fn chunks_through_a_proxy_with_a_16m_body_limit() {
     let env = env();
     let (source, layout) = big_source();
     let proxy = env.proxy("IDP_TEST_PROXY");
-    let dest = format!(
-        "{proxy}/{}",
-        env.dest("chunked", "v1").split_once('/').unwrap().1
-    );
+    let dest = via(&proxy, &env.dest("chunked", "v1"));
     let report = push_blocking(&source, &dest, &env.options()).unwrap();
     let want = layout_digest(&layout, "v1");
     assert_eq!(report.digest.as_str(), want);
@@ -101,13 +98,6 @@ fn chunks_through_a_proxy_with_a_16m_body_limit() {
     );
 }
 
-fn blob_bytes(layout: &std::path::Path) -> u64 {
-    std::fs::read_dir(layout.join("blobs/sha256"))
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum()
-}
-
 /// Push -> connection-cutting proxy -> nginx (buffers request bodies, as ingress-nginx does) ->
 /// registry. The cut chunk never reaches the registry, so the upload resumes where the
 /// registry says it is.
@@ -119,7 +109,7 @@ fn resumes_after_a_cut_connection_resending_at_most_one_chunk() {
     // Cut once, 10 MB into the traffic: in the middle of the big layer's third chunk.
     let proxy = FaultProxy::start(&env.proxy("IDP_TEST_PROXY"), 10_000_000);
     let dest_path = env.dest("resumed", "v1");
-    let dest = format!("{}/{}", proxy.addr, dest_path.split_once('/').unwrap().1);
+    let dest = via(&proxy.addr.to_string(), &dest_path);
     let options = PushOptions {
         chunk_size: chunk,
         concurrency: 1,
@@ -148,7 +138,7 @@ fn restarts_a_blob_whose_session_the_registry_dropped() {
     let (source, layout) = big_source();
     let proxy = FaultProxy::start(&env.registry, 20_000_000);
     let dest_path = env.dest("restarted", "v1");
-    let dest = format!("{}/{}", proxy.addr, dest_path.split_once('/').unwrap().1);
+    let dest = via(&proxy.addr.to_string(), &dest_path);
     let options = PushOptions {
         concurrency: 1,
         ..env.options()
@@ -160,12 +150,24 @@ fn restarts_a_blob_whose_session_the_registry_dropped() {
     assert!(report.bytes_sent > total && report.bytes_sent <= 2 * total);
 }
 
-fn push_through_rate_limit(var_name: &str, repo: &str) -> Duration {
+/// How many requests the rate-limited front `var_name` answered with `status`, from its log.
+fn refused(var_name: &str, status: &str) -> usize {
+    std::fs::read_to_string(common::var(&format!("{var_name}_LOG")))
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.trim() == status)
+        .count()
+}
+
+/// Pushes through a rate-limited front; returns how long it took and how many requests the
+/// front refused with `status` meanwhile (each one a retry the push had to make).
+fn push_through_rate_limit(var_name: &str, repo: &str, status: &str) -> (Duration, usize) {
+    let before = refused(var_name, status);
     let env = env();
     let layout = env.fixtures.join("layout");
     let proxy = env.proxy(var_name);
     let dest_path = env.dest(repo, "v1");
-    let dest = format!("{proxy}/{}", dest_path.split_once('/').unwrap().1);
+    let dest = via(&proxy, &dest_path);
     // Four uploads at once against 4 requests a second: more attempts than the default, as a
     // user facing such a limit would configure.
     let options = PushOptions {
@@ -180,27 +182,29 @@ fn push_through_rate_limit(var_name: &str, repo: &str) -> Duration {
     let took = started.elapsed();
     assert_eq!(report.digest.as_str(), layout_digest(&layout, "v1"));
     assert_eq!(env.skopeo_digest(&dest_path), layout_digest(&layout, "v1"));
-    took
+    (took, refused(var_name, status) - before)
 }
 
 #[test]
 fn retries_429_honouring_retry_after() {
     // About 14 requests at 4 a second, so some are refused with Retry-After: 1.
-    let took = push_through_rate_limit("IDP_TEST_PROXY_429", "retry-429");
+    let (took, refusals) = push_through_rate_limit("IDP_TEST_PROXY_429", "retry-429", "429");
+    assert!(refusals > 0, "nothing was refused, so nothing was retried");
     assert!(took >= Duration::from_millis(900), "waited {took:?}");
 }
 
 #[test]
 fn retries_503_with_backoff() {
-    push_through_rate_limit("IDP_TEST_PROXY_503", "retry-503");
+    let (_, refusals) = push_through_rate_limit("IDP_TEST_PROXY_503", "retry-503", "503");
+    assert!(refusals > 0, "nothing was refused, so nothing was retried");
 }
 
+/// A destination digest the image does not have is refused before anything is sent (permanent
+/// registry refusals are in reliability_faults.rs).
 #[test]
-fn permanent_failures_fail_at_once() {
+fn a_destination_digest_that_does_not_match_fails_at_once() {
     let env = env();
     let layout = env.fixtures.join("layout");
-    // A manifest the registry refuses (400): a tag that is not valid for distribution is
-    // caught by our parser, so use a digest reference that does not match the content.
     let wrong = format!("sha256:{}", "0".repeat(64));
     let started = Instant::now();
     let err = push_blocking(

@@ -8,8 +8,8 @@ mod reliability_support;
 
 use common::{copy_dir, env, layout_digest};
 use idp_push::{push_blocking, BlobCacheSetting, PushOptions};
-use reliability_support::{figure, pushes, quick_retry, via};
-use std::path::{Path, PathBuf};
+use reliability_support::{figure, push_c, pushes, quick_retry};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -129,18 +129,6 @@ fn threads_pushing_overlapping_images_share_the_record() {
     ));
 }
 
-fn push_c() -> PathBuf {
-    let path = std::env::var_os("IDP_TEST_PUSH_C")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("bin/push-c"));
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `make bin/push-c`",
-        path.display()
-    );
-    path
-}
-
 /// Rounds of two bin/push-c processes at once, overlapping images, one shared record; the
 /// second round goes to new repositories, so the record's mounts are used across processes.
 #[test]
@@ -194,5 +182,4 @@ fn processes_pushing_overlapping_images_share_the_record() {
         "processes: {done}/{done} bin/push-c pushes (3 at a time, overlapping images, one record) succeeded and verified; record {lines} whole lines; {:.1?}",
         started.elapsed()
     ));
-    let _ = via;
 }

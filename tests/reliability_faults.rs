@@ -12,8 +12,8 @@
 mod common;
 mod reliability_support;
 
-use common::env;
 use common::faultproxy::{chaos, Fault, FaultProxy, HttpChooser, HttpFault, HttpFront};
+use common::{env, via};
 use idp_push::{push_blocking, ErrorKind, PushOptions};
 use reliability_support::*;
 use std::sync::atomic::Ordering;
@@ -76,6 +76,8 @@ fn transient_tcp_faults_every_push_succeeds_and_verifies() {
         sent += report.bytes_sent;
         eprintln!("push {i}: {took:.1?}, {}", proxy.stats.summary());
     }
+    // With one connection in two faulted over every push, none at all means the proxy is broken.
+    assert!(faults > 0, "no TCP fault was injected: nothing was tested");
     figure(&format!(
         "tcp-chaos: {n}/{n} pushes succeeded and verified, {faults} TCP faults hit, {} MB sent, {:.0?}",
         sent >> 20,
@@ -122,6 +124,10 @@ fn transient_http_faults_every_push_succeeds_and_verifies() {
         requests += front.requests.load(Ordering::SeqCst);
         log.extend(front.log.lock().unwrap().iter().cloned());
     }
+    assert!(
+        faults > 0,
+        "no HTTP fault was injected in {requests} requests: nothing was tested"
+    );
     let mut kinds = std::collections::BTreeMap::<String, u64>::new();
     for line in &log {
         *kinds
@@ -272,7 +278,7 @@ fn fails_and_keeps_tag(p: &Permanent, host: &str, dest: &str) {
     );
     assert!(took <= p.limit, "{}: took {took:?} > {:?}", p.name, p.limit);
     assert_eq!(
-        tagged(&env, dest).as_deref(),
+        env.skopeo_tagged(dest).as_deref(),
         Some(small_digest.as_str()),
         "{}: the tag moved",
         p.name

@@ -7,10 +7,10 @@ mod common;
 mod reliability_support;
 
 use common::faultproxy::{garbage_server, HttpFault, HttpFront};
-use common::{copy_dir, env, largest_blob, layout_digest};
+use common::{copy_dir, env, largest_blob, layout_digest, via};
 use idp_push::digest::Digest;
 use idp_push::PushOptions;
-use reliability_support::{few_retries, figure, push_within, tagged, via};
+use reliability_support::{few_retries, figure, push_c, push_within};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
@@ -44,18 +44,6 @@ fn options() -> PushOptions {
         timeout: Some(Duration::from_secs(2)),
         ..env().options()
     }
-}
-
-fn push_c() -> PathBuf {
-    let path = std::env::var_os("IDP_TEST_PUSH_C")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("bin/push-c"));
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `make bin/push-c`",
-        path.display()
-    );
-    path
 }
 
 /// Runs bin/push-c; fails the test if it runs over `limit`. Returns (status, stdout, stderr).
@@ -135,7 +123,7 @@ fn refused(c: &Case, limit: Duration) -> String {
     );
     if c.check_tag {
         assert_eq!(
-            tagged(&env, &c.dest),
+            env.skopeo_tagged(&c.dest),
             None,
             "{}: something was tagged",
             c.name
@@ -451,7 +439,7 @@ fn invalid_utf8_arguments_fail_clearly_in_the_cli() {
         assert!(stderr.contains("UTF-8"), "{what}: {stderr}");
         figure(&format!("invalid UTF-8 {what} (CLI): {}", stderr.trim()));
     }
-    assert_eq!(tagged(&env, &dest), None);
+    assert_eq!(env.skopeo_tagged(&dest), None);
 }
 
 /// Registries that are not: bytes that are not HTTP (after TLS, and instead of TLS), a
@@ -510,7 +498,7 @@ fn garbage_and_redirecting_registries_fail_clearly() {
         let c = case(name, &source, &via(&host, &dest), says, false);
         lines.push(refused(&c, Duration::from_secs(30)));
     }
-    assert_eq!(tagged(&env, &dest), None);
+    assert_eq!(env.skopeo_tagged(&dest), None);
     for l in &lines {
         figure(&format!("hostile registry: {l}"));
     }

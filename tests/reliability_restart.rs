@@ -8,9 +8,9 @@
 mod common;
 mod reliability_support;
 
-use common::{layout_digest, TestEnv};
+use common::TestEnv;
 use idp_push::{push_blocking, ProgressEvent, ProgressKind, PushOptions, RetryPolicy};
-use reliability_support::{figure, tagged, TIMEOUT};
+use reliability_support::{figure, TIMEOUT};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,22 +38,7 @@ impl Registry {
         run("start");
         // The script's own process is replaced by ours, which we can kill and start again.
         run("stop");
-        let text = std::fs::read_to_string(dir.join("env")).unwrap();
-        let var = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-                .unwrap_or_else(|| panic!("{name} in registry env"))
-                .to_string()
-        };
-        let env = TestEnv {
-            registry: var("IDP_TEST_REGISTRY"),
-            ca: var("IDP_TEST_CA").into(),
-            wrong_ca: var("IDP_TEST_WRONG_CA").into(),
-            username: var("IDP_TEST_USERNAME"),
-            password: var("IDP_TEST_PASSWORD"),
-            state: var("IDP_TEST_STATE").into(),
-            fixtures: common::env().fixtures,
-        };
+        let env = TestEnv::of_registry(dir);
         let registry = Registry {
             dir: dir.to_path_buf(),
             env,
@@ -122,22 +107,6 @@ impl Drop for Registry {
     }
 }
 
-fn big() -> (String, String) {
-    let layout = common::env().fixtures.join("big");
-    (
-        format!("oci:{}:v1", layout.display()),
-        layout_digest(&layout, "v1"),
-    )
-}
-
-fn small() -> (String, String) {
-    let layout = common::env().fixtures.join("two-tags");
-    (
-        format!("oci:{}:a", layout.display()),
-        layout_digest(&layout, "a"),
-    )
-}
-
 fn options(env: &TestEnv, progress: Option<idp_push::ProgressFn>) -> PushOptions {
     PushOptions {
         credentials: Some(env.credentials()),
@@ -163,8 +132,8 @@ fn options(env: &TestEnv, progress: Option<idp_push::ProgressFn>) -> PushOptions
 /// restarted after `down`. Returns whether the push succeeded.
 fn push_with_kill(registry: &Arc<Registry>, name: &str, at: u64, down: Option<Duration>) -> bool {
     let env = &registry.env;
-    let (small, small_digest) = small();
-    let (big, big_digest) = big();
+    let (small, small_digest) = env.fixture("two-tags", "a");
+    let (big, big_digest) = env.fixture("big", "v1");
     let dest = format!("{}/restart/{name}:v1", env.registry);
     push_blocking(&small, &dest, &options(env, None)).unwrap();
 
@@ -207,10 +176,14 @@ fn push_with_kill(registry: &Arc<Registry>, name: &str, at: u64, down: Option<Du
     let result = push_blocking(&big, &dest, &options(env, Some(progress)));
     let took = started.elapsed();
     killer.join().unwrap();
+    assert!(
+        killed.load(Ordering::SeqCst),
+        "{name}: the registry was never killed, so this tested nothing"
+    );
     if down.is_none() {
         registry.up();
     }
-    let now = tagged(env, &dest);
+    let now = env.skopeo_tagged(&dest);
     if now.is_none() {
         eprintln!("skopeo: {:?}", env.skopeo_raw(&dest));
     }
@@ -272,10 +245,8 @@ fn registry_killed_for_good_fails_clearly_and_keeps_the_tag() {
     let dir = tempfile::tempdir().unwrap();
     let registry = Arc::new(Registry::start(&dir.path().join("registry")));
     // Down for longer than the retry policy lasts: the push fails, and says why.
-    let env = &registry.env;
     let started = Instant::now();
     let ok = push_with_kill(&registry, "for-good", 8 << 20, None);
     assert!(!ok, "the push cannot succeed with the registry down");
     assert!(started.elapsed() < Duration::from_secs(90));
-    let _ = env;
 }

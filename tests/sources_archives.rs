@@ -5,7 +5,7 @@
 mod common;
 
 use common::faultproxy::FaultProxy;
-use common::{env, layout_digest, TestEnv};
+use common::{blob_bytes, env, layout_digest, via, TestEnv};
 use idp_push::digest::Digest;
 use idp_push::{push_blocking, BlobCacheSetting, ErrorKind, PushOptions};
 use std::io::Read;
@@ -247,7 +247,7 @@ fn docker_archive_with_two_images_needs_a_name() {
     assert!(err.message().contains("app:v1, other:b"), "{err}");
     let err = push_blocking(&format!("{tar}:nope:1"), &dest, &env.options()).unwrap_err();
     assert!(err.message().contains("no image named nope:1"), "{err}");
-    assert!(env.skopeo_raw(&dest).is_err());
+    assert_eq!(env.skopeo_tagged(&dest), None);
 
     let report = push_blocking(
         &format!("docker-archive:{tar}:docker.io/library/other:b"),
@@ -360,7 +360,7 @@ fn multi_platform_index_and_platform_selection() {
         "{err}"
     );
     assert!(err.message().contains("linux/amd64, linux/arm64"), "{err}");
-    assert!(env.skopeo_raw(&dest).is_err());
+    assert_eq!(env.skopeo_tagged(&dest), None);
 
     // A single image: its config must say the platform asked for.
     let single = format!("oci:{}:amd64", layout.display());
@@ -398,7 +398,7 @@ fn docker_archive_through_a_body_limited_proxy_goes_in_chunks() {
     let tar = archive("docker-big.tar");
     let proxy = env.proxy("IDP_TEST_PROXY");
     let direct = env.dest("docker-chunked", "v1");
-    let dest = format!("{proxy}/{}", direct.split_once('/').unwrap().1);
+    let dest = via(&proxy, &direct);
     let report = push_blocking(&tar, &dest, &env.options()).unwrap();
     check_docker_image(&env, &direct, &report.digest, &tar, GZIP_LAYER);
     // The first, streamed attempt is refused once nginx has read 16m; chunks then fit.
@@ -416,7 +416,7 @@ fn oci_archive_upload_resumes_mid_blob() {
     let chunk = 4 * MIB;
     let proxy = FaultProxy::start(&env.proxy("IDP_TEST_PROXY"), 10_000_000);
     let direct = env.dest("oci-archive-resumed", "v1");
-    let dest = format!("{}/{}", proxy.addr, direct.split_once('/').unwrap().1);
+    let dest = via(&proxy.addr.to_string(), &direct);
     let options = PushOptions {
         chunk_size: chunk,
         concurrency: 1,
@@ -435,13 +435,6 @@ fn oci_archive_upload_resumes_mid_blob() {
     );
 }
 
-fn blob_bytes(layout: &Path) -> u64 {
-    std::fs::read_dir(layout.join("blobs/sha256"))
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum()
-}
-
 /// A compressed layer's chunk cut in flight is sent again from memory: at most one chunk twice.
 #[test]
 fn compressed_chunk_is_resent_after_a_cut() {
@@ -450,7 +443,7 @@ fn compressed_chunk_is_resent_after_a_cut() {
     let chunk = 4 * MIB;
     let proxy = FaultProxy::start(&env.proxy("IDP_TEST_PROXY"), 10_000_000);
     let direct = env.dest("docker-resumed", "v1");
-    let dest = format!("{}/{}", proxy.addr, direct.split_once('/').unwrap().1);
+    let dest = via(&proxy.addr.to_string(), &direct);
     let options = PushOptions {
         chunk_size: chunk,
         concurrency: 1,
@@ -485,7 +478,7 @@ fn streamed_layer_restarts_when_the_session_is_lost() {
     let tar = archive("docker-big.tar");
     let proxy = FaultProxy::start(&env.registry, 20_000_000);
     let direct = env.dest("docker-restarted", "v1");
-    let dest = format!("{}/{}", proxy.addr, direct.split_once('/').unwrap().1);
+    let dest = via(&proxy.addr.to_string(), &direct);
     let options = PushOptions {
         concurrency: 1,
         ..env.options()
@@ -572,8 +565,9 @@ fn hostile_archives_fail_clearly_and_tag_nothing() {
             );
         }
         assert!(!err.message().contains('\n'));
-        assert!(
-            env.skopeo_raw(&dest).is_err(),
+        assert_eq!(
+            env.skopeo_tagged(&dest),
+            None,
             "{name}: the tag must not exist"
         );
     }

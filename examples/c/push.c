@@ -3,9 +3,12 @@
  *
  *   push-c SOURCE DESTINATION
  *
- * SOURCE is oci:DIR[:TAG] or a directory holding an OCI layout; DESTINATION is
+ * SOURCE is oci:DIR[:TAG] (or a directory holding an OCI layout), oci-archive:FILE[:TAG],
+ * docker-archive:FILE[:NAME:TAG], or a tar file of either kind; DESTINATION is
  * HOST[:PORT]/PATH[:TAG]. Settings come from the environment:
- *   IDP_USERNAME, IDP_PASSWORD  credentials (anonymous when unset)
+ *   IDP_USERNAME, IDP_PASSWORD  credentials (when unset, the library looks them up as docker
+ *                               does: docker config, credential helpers, containers auth
+ *                               file; else the push is anonymous)
  *   IDP_CA_FILE=PEM             trust this CA besides the system roots
  *   IDP_INSECURE=1              skip TLS verification (self-signed registries)
  *   IDP_PLAIN_HTTP=1            talk plain HTTP
@@ -35,6 +38,9 @@ static void on_progress(void *userdata, const idp_progress_event *event) {
       break;
     case IDP_PROGRESS_KIND_BLOB_SKIPPED:
       fprintf(stderr, "%.12s: Layer already exists\n", id);
+      break;
+    case IDP_PROGRESS_KIND_BLOB_MOUNTED:
+      fprintf(stderr, "%.12s: Mounted from another repository\n", id);
       break;
     default:
       break;

@@ -108,11 +108,8 @@ pub fn www_authenticate(data: &[u8]) {
     let Ok(header) = std::str::from_utf8(data) else {
         return;
     };
-    use idp_push::auth::{parse_challenge, Challenge};
+    use idp_push::auth::parse_challenge;
     let parsed = parse_challenge(header);
-    if let Some(Challenge::Bearer { realm, .. }) = &parsed {
-        let _ = realm.len();
-    }
     // Leading and trailing whitespace never changes the answer.
     assert_eq!(
         parse_challenge(&format!("  {header}\t")),

@@ -9,6 +9,7 @@
  * and ends with "N passed, N failed".
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,17 @@ static void test_null_and_utf8(void) {
   bad = o;
   bad.ca_file = bad_utf8;
   expect_push(IDP_STATUS_INVALID_UTF8, "bad UTF-8 ca_file", source, dst, &bad, NULL);
+  bad = o;
+  bad.identity_token = bad_utf8;
+  expect_push(IDP_STATUS_INVALID_UTF8, "bad UTF-8 identity_token", source, dst, &bad, NULL);
+  bad = o;
+  bad.platform = bad_utf8;
+  expect_push(IDP_STATUS_INVALID_UTF8, "bad UTF-8 platform", source, dst, &bad, NULL);
+  /* A password and an identity token at once: which one is meant? */
+  bad = o;
+  bad.identity_token = "harness-identity-token";
+  expect_push(IDP_STATUS_INVALID_ARGUMENT, "password and identity token", source, dst, &bad,
+              "harness-identity-token");
 
   /* Options not initialised with idp_options_init. */
   idp_options zero;
@@ -218,6 +230,29 @@ static void test_push_and_login(void) {
   CHECK(idp_login(registry, &o, &lr, &err) == IDP_STATUS_OK, "login: %s", err ? err : "");
   idp_string_free(err);
   CHECK(lr.scheme == IDP_AUTH_SCHEME_BASIC, "login scheme %u", lr.scheme);
+  CHECK(lr.source == IDP_CREDENTIAL_SOURCE_EXPLICIT &&
+            strcmp(lr.source_description, "explicit") == 0,
+        "login source %u '%s'", lr.source, lr.source_description);
+  CHECK(lr.saved_to[0] == '\0', "login saved to '%s' without save_credentials", lr.saved_to);
+
+  /* Callers built before a result field existed pass a smaller struct_size: the call works and
+     the bytes past their struct stay untouched. */
+  idp_push_result old_push;
+  memset(&old_push, 0xAB, sizeof old_push);
+  old_push.struct_size = offsetof(idp_push_result, blobs_mounted);
+  CHECK(idp_push(source, dst, &o, &old_push, NULL) == IDP_STATUS_OK, "push, older result");
+  CHECK(strcmp(old_push.digest, expected_digest) == 0, "older result: digest");
+  const unsigned char *mounted = (const unsigned char *)&old_push.blobs_mounted;
+  CHECK(mounted[0] == 0xAB && mounted[sizeof old_push.blobs_mounted - 1] == 0xAB,
+        "older push result: nothing written past its end");
+  idp_login_result old_login;
+  memset(&old_login, 0xAB, sizeof old_login);
+  old_login.struct_size = offsetof(idp_login_result, source);
+  CHECK(idp_login(registry, &o, &old_login, NULL) == IDP_STATUS_OK, "login, older result");
+  CHECK(old_login.scheme == IDP_AUTH_SCHEME_BASIC, "older login result: scheme");
+  const unsigned char *rest = (const unsigned char *)&old_login.source;
+  CHECK(rest[0] == 0xAB && old_login.saved_to[0] == (char)0xAB,
+        "older login result: nothing written past its end");
 }
 
 static void test_cancel(void) {
@@ -262,7 +297,10 @@ static void test_threads(void) {
   struct worker workers[N];
   for (int i = 0; i < N; i++) {
     workers[i] = (struct worker){.index = i, .token = idp_cancel_token_new()};
-    pthread_create(&threads[i], NULL, push_worker, &workers[i]);
+    if (workers[i].token == NULL || pthread_create(&threads[i], NULL, push_worker, &workers[i])) {
+      fprintf(stderr, "FAIL: cannot start thread %d\n", i);
+      exit(1);
+    }
   }
   for (int i = 1; i < N; i += 2) idp_cancel_token_cancel(workers[i].token);
   for (int i = 0; i < N; i++) {

@@ -470,14 +470,18 @@ struct Front {
 /// A rustls server configuration with the test registry's certificate
 /// (`$IDP_TEST_STATE/server.crt`, `server.key`), valid for 127.0.0.1 and localhost.
 pub fn server_tls(state: &Path) -> Arc<rustls::ServerConfig> {
+    server_tls_from(&state.join("server.crt"), &state.join("server.key"))
+}
+
+/// A TLS server configuration (HTTP/1.1) from a PEM certificate chain and key.
+pub fn server_tls_from(cert: &Path, key: &Path) -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(state.join("server.crt"))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-    let key = PrivateKeyDer::from_pem_file(state.join("server.key")).unwrap();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -5,6 +5,7 @@
 pub mod faultproxy;
 
 use idp_push::{Credentials, PushOptions, TlsOptions};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -39,18 +40,56 @@ pub fn run_id() -> &'static str {
 }
 
 pub fn env() -> TestEnv {
-    TestEnv {
-        registry: var("IDP_TEST_REGISTRY"),
-        ca: var("IDP_TEST_CA").into(),
-        wrong_ca: var("IDP_TEST_WRONG_CA").into(),
-        username: var("IDP_TEST_USERNAME"),
-        password: var("IDP_TEST_PASSWORD"),
-        state: var("IDP_TEST_STATE").into(),
-        fixtures: var("IDP_TEST_FIXTURES").into(),
-    }
+    TestEnv::from_vars(var)
+}
+
+/// The `export NAME=value` lines of an env file the support scripts write.
+pub fn parse_env_file(path: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 impl TestEnv {
+    /// The registry `var` describes (IDP_TEST_REGISTRY, IDP_TEST_CA, ...).
+    fn from_vars(var: impl Fn(&str) -> String) -> TestEnv {
+        TestEnv {
+            registry: var("IDP_TEST_REGISTRY"),
+            ca: var("IDP_TEST_CA").into(),
+            wrong_ca: var("IDP_TEST_WRONG_CA").into(),
+            username: var("IDP_TEST_USERNAME"),
+            password: var("IDP_TEST_PASSWORD"),
+            state: var("IDP_TEST_STATE").into(),
+            fixtures: var("IDP_TEST_FIXTURES").into(),
+        }
+    }
+
+    /// Another registry started by tests/support/registry.sh into `state` (its env file), with
+    /// the fixtures of `make test`.
+    pub fn of_registry(state: &Path) -> TestEnv {
+        let vars = parse_env_file(&state.join("env"));
+        TestEnv::from_vars(|name| match name {
+            "IDP_TEST_FIXTURES" => var(name),
+            _ => vars
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} in {}/env", state.display()))
+                .clone(),
+        })
+    }
+
+    /// A fixture layout's image: `oci:<fixtures>/DIR:TAG` and its manifest digest.
+    pub fn fixture(&self, dir: &str, tag: &str) -> (String, String) {
+        let layout = self.fixtures.join(dir);
+        (
+            format!("oci:{}:{tag}", layout.display()),
+            layout_digest(&layout, tag),
+        )
+    }
+
     pub fn credentials(&self) -> Credentials {
         Credentials::new(&self.username, &self.password)
     }
@@ -125,6 +164,17 @@ impl TestEnv {
         }
     }
 
+    /// What the registry serves under `reference`, by digest, or `None` when the registry says
+    /// it has no such manifest (or repository). Any other failure (TLS, credentials, a registry
+    /// that is down) fails the test: it must not pass for "absent".
+    pub fn skopeo_tagged(&self, reference: &str) -> Option<String> {
+        match self.skopeo_raw(reference) {
+            Ok(raw) => Some(idp_push::digest::Digest::of(&raw).to_string()),
+            Err(e) if e.contains("manifest unknown") || e.contains("name unknown") => None,
+            Err(e) => panic!("skopeo cannot tell whether {reference} exists: {e}"),
+        }
+    }
+
     /// The digest skopeo computes for what the registry serves under `reference`.
     pub fn skopeo_digest(&self, reference: &str) -> String {
         let raw = self
@@ -132,6 +182,11 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("skopeo inspect {reference}: {e}"));
         idp_push::digest::Digest::of(&raw).to_string()
     }
+}
+
+/// `dest` (`registry/path:tag`) with its host replaced by `host` (a proxy in front of it).
+pub fn via(host: &str, dest: &str) -> String {
+    format!("{host}/{}", dest.split_once('/').unwrap().1)
 }
 
 /// The digest of the manifest tagged `tag` in a layout's index.json.
@@ -160,6 +215,14 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// The bytes of all of a layout's blobs.
+pub fn blob_bytes(layout: &Path) -> u64 {
+    std::fs::read_dir(layout.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum()
 }
 
 /// The largest blob of a layout (a layer), for corruption tests.

@@ -3,7 +3,7 @@
 //! credential helpers, and child test processes with an environment of their own.
 #![allow(dead_code)]
 
-use crate::common::{run_id, var};
+use crate::common::{parse_env_file, run_id, var};
 use idp_push::credentials::Environment;
 use idp_push::{PushOptions, TlsOptions};
 use std::collections::BTreeMap;
@@ -41,16 +41,6 @@ pub fn options(credentials: Option<idp_push::Credentials>, tls: TlsOptions) -> P
         tls,
         ..Default::default()
     }
-}
-
-fn parse_env_file(path: &Path) -> BTreeMap<String, String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 fn run_script(script: &str, args: &[&str], envs: &[(&str, &str)]) {

@@ -2,7 +2,7 @@
 //! what a tag points at, a watchdog for pushes that must not hang, and the figures log.
 #![allow(dead_code)]
 
-use crate::common::{env, layout_digest, TestEnv};
+use crate::common::{env, TestEnv};
 use idp_push::{push_blocking, PushOptions, PushReport, RetryPolicy};
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -33,25 +33,12 @@ pub const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The multi-layer fixture: `oci:DIR:v1` and its manifest digest.
 pub fn multi_layer(env: &TestEnv) -> (String, String) {
-    let layout = env.fixtures.join("layout");
-    (
-        format!("oci:{}:v1", layout.display()),
-        layout_digest(&layout, "v1"),
-    )
+    env.fixture("layout", "v1")
 }
 
 /// A small other image (`two-tags:a`), to tag first and check it stays.
 pub fn small_image(env: &TestEnv) -> (String, String) {
-    let layout = env.fixtures.join("two-tags");
-    (
-        format!("oci:{}:a", layout.display()),
-        layout_digest(&layout, "a"),
-    )
-}
-
-/// `dest` (`registry/path:tag`) with its host replaced by `host`.
-pub fn via(host: &str, dest: &str) -> String {
-    format!("{host}/{}", dest.split_once('/').unwrap().1)
+    env.fixture("two-tags", "a")
 }
 
 /// Pushes on another thread and fails the test (instead of hanging it) after `limit`.
@@ -73,13 +60,17 @@ pub fn push_within(
     }
 }
 
-/// What the registry serves under `reference`, by digest, or `None` when it serves nothing
-/// (skopeo, with a certificate directory of its own per CA: tests here talk to registries
-/// other than the one of `make test`).
-pub fn tagged(env: &TestEnv, reference: &str) -> Option<String> {
-    env.skopeo_raw(reference)
-        .ok()
-        .map(|raw| idp_push::digest::Digest::of(&raw).to_string())
+/// bin/push-c, the C example (or $IDP_TEST_PUSH_C), which the process-level tests run.
+pub fn push_c() -> PathBuf {
+    let path = std::env::var_os("IDP_TEST_PUSH_C")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bin/push-c"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `make bin/push-c`",
+        path.display()
+    );
+    path
 }
 
 /// Appends a line to $IDP_RELIABILITY_LOG (the figures RELIABILITY.md reports) and stderr.

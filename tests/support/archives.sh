@@ -8,7 +8,7 @@
 # archives/oci-tar.tar        tar -C layout -cf … .   (entries named ./…)
 # archives/docker-skopeo.tar  skopeo copy oci:layout:v1 docker-archive:…:app:v1 (classic form:
 #                             manifest.json, <id>.json config, <sha>.tar layers, symlinks)
-# archives/docker-buildah.tar buildah push … docker-archive:…:bimg:v1 (if buildah works here)
+# archives/docker-buildah.tar buildah push … docker-archive:…:bimg:v1
 # archives/docker-two.tar     classic, two images: app:v1 and other:b (two-tags:b)
 # archives/docker-oci.tar     the docker 25+ form: manifest.json + an OCI layout (oci-layout,
 #                             index.json with io.containerd.image.name, blobs/) whose manifest

@@ -24,9 +24,8 @@ assets=$cache/gitea-$GITEA_VERSION-assets
 HOST=gitea.cnoe.localtest.me
 BODY_LIMIT=${GITEA_BODY_LIMIT:-64m}
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=tests/support/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 build() {
   [ -x "$binary" ] && [ -d "$assets/options" ] && return 0
@@ -155,15 +154,11 @@ CONF
   nginx -c "$state/nginx.conf" -e "$state/nginx-error.log" >"$state/nginx.out" 2>&1 &
   echo $! >"$state/nginx.pid.run"
 
-  for _ in $(seq 1 300); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$state/ca.crt" "https://$HOST:$tls_port/v2/" || true)
-    [ "$code" = 401 ] && break
-    if ! kill -0 "$(cat "$state/gitea.pid")" 2>/dev/null; then
-      echo "gitea exited; log:" >&2; tail -n 20 "$state/gitea.log" "$state/log/"*.log >&2 || true; exit 1
-    fi
-    sleep 0.2
-  done
-  [ "$code" = 401 ] || { echo "gitea did not answer on /v2/ (last: $code)" >&2; exit 1; }
+  # Gitea's registry answers an anonymous /v2/ with 401 once it is up.
+  challenges() {
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$state/ca.crt" "https://$HOST:$tls_port/v2/")" = 401 ]
+  }
+  wait_ready gitea "$(cat "$state/gitea.pid")" "$state/gitea.log" 600 challenges
   # The version the server itself reports, so that a test says which Gitea it ran against.
   local served
   served=$(curl -s --cacert "$state/ca.crt" "https://$HOST:$tls_port/api/v1/version" | jq -r '.version // empty')

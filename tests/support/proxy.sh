@@ -12,9 +12,8 @@ set -euo pipefail
 cmd=${1:?usage: proxy.sh start|stop STATE_DIR [REGISTRY_STATE_DIR MAX_BODY]}
 state=${2:?usage}
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=tests/support/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 start() {
   local registry_state=${3:?registry state dir} max_body=${4:?max body size, e.g. 16m}
@@ -52,6 +51,8 @@ http {
   # Rate-limited fronts, for retry tests: excess requests get 429 with Retry-After, or 503.
   limit_req_zone \$binary_remote_addr zone=slow429:1m rate=4r/s;
   limit_req_zone \$binary_remote_addr zone=slow503:1m rate=4r/s;
+  # One status per line, so that a test can tell its retries were really refused first.
+  log_format status_only '\$status';
   server {
     listen 127.0.0.1:$port429 ssl;
     ssl_certificate $registry_state/server.crt;
@@ -59,6 +60,7 @@ http {
     client_max_body_size 0;
     limit_req zone=slow429 burst=4 nodelay;
     limit_req_status 429;
+    access_log $state/status-429.log status_only;
     error_page 429 = @too_many;
     location @too_many { add_header Retry-After 1 always; return 429; }
     location / {
@@ -76,6 +78,7 @@ http {
     client_max_body_size 0;
     limit_req zone=slow503 burst=4 nodelay;
     limit_req_status 503;
+    access_log $state/status-503.log status_only;
     location / {
       proxy_pass https://$IDP_TEST_REGISTRY;
       proxy_ssl_verify off;
@@ -106,12 +109,15 @@ http {
 CONF
   nginx -c "$state/nginx.conf" -e "$state/error.log" >"$state/nginx.out" 2>&1 &
   echo $! >"$state/pid"
-  for _ in $(seq 1 50); do
-    curl -s -o /dev/null --cacert "$IDP_TEST_CA" "https://127.0.0.1:$port/v2/" && break
-    sleep 0.1
-  done
-  printf 'export IDP_TEST_PROXY=127.0.0.1:%s\nexport IDP_TEST_PROXY_429=127.0.0.1:%s\nexport IDP_TEST_PROXY_503=127.0.0.1:%s\n' \
-    "$port" "$port429" "$port503" >"$state/env"
+  wait_ready nginx "$(cat "$state/pid")" "$state/error.log" 50 \
+    curl -s -o /dev/null --cacert "$IDP_TEST_CA" "https://127.0.0.1:$port/v2/"
+  cat >"$state/env" <<ENV
+export IDP_TEST_PROXY=127.0.0.1:$port
+export IDP_TEST_PROXY_429=127.0.0.1:$port429
+export IDP_TEST_PROXY_429_LOG=$state/status-429.log
+export IDP_TEST_PROXY_503=127.0.0.1:$port503
+export IDP_TEST_PROXY_503_LOG=$state/status-503.log
+ENV
   echo "proxy on 127.0.0.1:$port -> $IDP_TEST_REGISTRY (max body $max_body)"
 }
 

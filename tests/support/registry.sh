@@ -22,9 +22,8 @@ set -euo pipefail
 cmd=${1:?usage: registry.sh start|stop STATE_DIR}
 state=${2:?usage: registry.sh start|stop STATE_DIR}
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=tests/support/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 make_ca() { # DIR NAME
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3 \
@@ -113,20 +112,13 @@ ${auth}
 YAML
   docker-registry serve "$state/config.yml" >"$state/registry.log" 2>&1 &
   echo $! >"$state/pid"
-  for _ in $(seq 1 100); do
-    if [ -n "${IDP_REGISTRY_CLIENT_CA:-}${IDP_REGISTRY_CERT_EXPIRED:-}" ]; then
-      # curl cannot finish these handshakes: wait for the port instead.
-      if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$port" 2>/dev/null; then
-        break
-      fi
-    elif curl -s -o /dev/null --cacert "$state/test-ca.crt" "https://127.0.0.1:$port/v2/"; then
-      break
-    fi
-    if ! kill -0 "$(cat "$state/pid")" 2>/dev/null; then
-      echo "registry exited; log:" >&2; cat "$state/registry.log" >&2; exit 1
-    fi
-    sleep 0.1
-  done
+  if [ -n "${IDP_REGISTRY_CLIENT_CA:-}${IDP_REGISTRY_CERT_EXPIRED:-}" ]; then
+    # curl cannot finish these handshakes: wait for the port instead.
+    ready() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$port" 2>/dev/null; }
+  else
+    ready() { curl -s -o /dev/null --cacert "$state/test-ca.crt" "https://127.0.0.1:$port/v2/"; }
+  fi
+  wait_ready registry "$(cat "$state/pid")" "$state/registry.log" 100 ready
   cat >"$state/env" <<ENV
 export IDP_TEST_STATE=$state
 export IDP_TEST_REGISTRY=127.0.0.1:$port

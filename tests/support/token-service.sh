@@ -18,6 +18,8 @@ set -euo pipefail
 cmd=${1:?usage: token-service.sh start|stop STATE_DIR}
 state=${2:?usage: token-service.sh start|stop STATE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/support/lib.sh
+. "$here/lib.sh"
 
 start() {
   mkdir -p "$state"
@@ -26,7 +28,7 @@ start() {
   "$here/certs.sh" server "$state" token-tls "$state/token-ca.crt" "$state/token-ca.key"
   "$here/certs.sh" signing "$state" token-signing
   local port password refresh
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  port=$(free_port)
   password="tokpw-$(openssl rand -hex 12)"
   refresh="refresh-$(openssl rand -hex 16)"
   : >"$state/requests.log"
@@ -51,14 +53,7 @@ JSON
   chmod 600 "$state/config.json"
   python3 "$here/token_service.py" "$state/config.json" >"$state/service.log" 2>&1 &
   echo $! >"$state/pid"
-  for _ in $(seq 1 100); do
-    [ -f "$state/ready" ] && break
-    if ! kill -0 "$(cat "$state/pid")" 2>/dev/null; then
-      echo "token service exited; log:" >&2; cat "$state/service.log" >&2; exit 1
-    fi
-    sleep 0.1
-  done
-  [ -f "$state/ready" ] || { echo "token service did not start" >&2; exit 1; }
+  wait_ready "token service" "$(cat "$state/pid")" "$state/service.log" 100 test -f "$state/ready"
   cat >"$state/env" <<ENV
 export IDP_TOKEN_REALM=https://127.0.0.1:$port/token
 export IDP_TOKEN_REALM_GET_ONLY=https://127.0.0.1:$port/get-only/token

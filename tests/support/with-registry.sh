@@ -14,23 +14,12 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 support=$top/tests/support
 
+# shellcheck source=tests/support/lib.sh
+. "$support/lib.sh"
 state=$(mktemp -d /tmp/idp-push-rel.XXXXXX)
-cleanup() {
-  "$support/proxy.sh" stop "$state/proxy" || true
-  "$support/registry.sh" stop "$state/registry" || true
-  rm -rf "$state"
-}
+cleanup() { stop_test_services "$state"; }
 trap cleanup EXIT
-
-"$support/fixtures.sh" "$state/fixtures" >/dev/null
-"$support/registry.sh" start "$state/registry" >/dev/null
-"$support/proxy.sh" start "$state/proxy" "$state/registry" 16m >/dev/null
-# shellcheck disable=SC1091
-. "$state/registry/env"
-# shellcheck disable=SC1091
-. "$state/proxy/env"
-export IDP_TEST_FIXTURES=$state/fixtures
-export IDP_PUSH_CACHE_DIR=$state/cache
+start_test_services "$state" >/dev/null
 mkdir -p "$top/target"
 export IDP_RELIABILITY_LOG=${IDP_RELIABILITY_LOG:-$top/target/reliability-figures.txt}
 "$@"
