@@ -16,7 +16,13 @@ import (
 
 func main() {
 	// Ctrl-C or SIGTERM cancels the context: a push stops within a second and tags nothing.
+	// Once it has, the signals are no longer caught, so a second Ctrl-C ends the process at
+	// once, as with docker.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := cmd.Execute(ctx)
 	stop()
 	os.Exit(code)

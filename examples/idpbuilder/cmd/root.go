@@ -50,10 +50,4 @@ func init() {
 
 // Execute runs the command line and returns the exit code: errors are printed once, as one
 // line "Error: <message>" on stderr, and give exit code 1.
-func Execute(ctx context.Context) int {
-	if err := rootCmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
-		return 1
-	}
-	return 0
-}
+func Execute(ctx context.Context) int { return push.Execute(ctx, rootCmd) }

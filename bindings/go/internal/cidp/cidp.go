@@ -40,6 +40,7 @@ import "C"
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"runtime/cgo"
 	"unsafe"
@@ -78,6 +79,17 @@ type Options struct {
 	// (so no t.FailNow/t.Fatal inside it).
 	Progress func(types.ProgressEvent)
 }
+
+// String shows the settings with the secrets hidden (as types.Credentials shows them), so
+// that options printed by mistake leak nothing.
+func (o Options) String() string {
+	creds := types.Credentials{Username: o.Username, Password: o.Password, IdentityToken: o.IdentityToken}
+	return fmt.Sprintf("{credentials:%v ca:%q insecure:%t plainHTTP:%t concurrency:%d chunk:%d platform:%q}",
+		creds, o.CAFile, o.Insecure, o.PlainHTTP, o.Concurrency, o.ChunkSize, o.Platform)
+}
+
+// GoString hides the secrets in %#v too.
+func (o Options) GoString() string { return "cidp.Options" + o.String() }
 
 // PushResult is what idp_push reported.
 type PushResult struct {

@@ -80,21 +80,6 @@ func Open(file, rest string) (Image, error) {
 		"archive (no manifest.json)", file)
 }
 
-// Detect tells the kind of the archive at file from its content.
-func Detect(file string) (Kind, error) {
-	ix, err := indexTar(file)
-	if err != nil {
-		return Unknown, err
-	}
-	switch {
-	case ix.has("manifest.json"):
-		return Docker, nil
-	case ix.has("oci-layout"):
-		return OCI, nil
-	}
-	return Unknown, nil
-}
-
 // BaseName is the name an archive file gives an image: its base name without ".tar".
 func BaseName(file string) string {
 	b := filepath.Base(filepath.Clean(file))

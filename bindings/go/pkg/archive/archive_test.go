@@ -53,8 +53,8 @@ func TestOCIArchive(t *testing.T) {
 			}
 		})
 	}
-	if k, err := Detect(file); err != nil || k != OCI {
-		t.Errorf("Detect = %v, %v", k, err)
+	if img, err := Open(file, ""); err != nil || img.Kind() != OCI {
+		t.Errorf("Open detects %v, %v", img, err)
 	}
 	if _, err := OpenOCI(file, "nope"); !errors.Is(err, types.ErrInvalidSource) || !strings.Contains(err.Error(), `no image tagged "nope" (tags: v1)`) {
 		t.Errorf("unknown tag: %v", err)
@@ -124,9 +124,6 @@ func TestDockerArchiveClassic(t *testing.T) {
 				t.Errorf("Manifest: %v", err)
 			}
 		})
-	}
-	if k, err := Detect(file); err != nil || k != Docker {
-		t.Errorf("Detect = %v, %v", k, err)
 	}
 	detected, err := Open(file, "app:v1")
 	if err != nil || detected.Kind() != Docker || detected.Source() != "docker-archive:"+file+":app:v1" {

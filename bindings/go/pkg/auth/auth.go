@@ -16,6 +16,7 @@ package auth
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,9 @@ type Input struct {
 	// PasswordStdin reads the password from Stdin (--password-stdin).
 	PasswordStdin bool
 	Stdin         io.Reader
+	// Context, when set, abandons the read from Stdin once it is done (Ctrl-C while the
+	// command waits for a password that never comes).
+	Context context.Context
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
 }
@@ -112,7 +116,7 @@ func Resolve(in Input) (Resolved, error) {
 		if in.Stdin == nil {
 			return r, errors.New("--password-stdin: no standard input")
 		}
-		p, err := ReadPassword(in.Stdin)
+		p, err := readPasswordContext(in.Context, in.Stdin)
 		if err != nil {
 			return r, err
 		}
@@ -150,6 +154,29 @@ func Resolve(in Input) (Resolved, error) {
 	}
 	r.Credentials = types.Credentials{Username: username, Password: password}
 	return r, nil
+}
+
+// readPasswordContext is ReadPassword, given up when ctx is done: a read from a terminal or
+// pipe cannot be interrupted, so it goes on in the background and its result is dropped.
+func readPasswordContext(ctx context.Context, r io.Reader) (string, error) {
+	if ctx == nil {
+		return ReadPassword(r)
+	}
+	type read struct {
+		password string
+		err      error
+	}
+	done := make(chan read, 1)
+	go func() {
+		p, err := ReadPassword(r)
+		done <- read{p, err}
+	}()
+	select {
+	case got := <-done:
+		return got.password, got.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("--password-stdin: %w", context.Cause(ctx))
+	}
 }
 
 // ReadPassword reads a password from r as docker login --password-stdin does: everything up

@@ -1,10 +1,13 @@
 package auth
 
 import (
+	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -103,5 +106,32 @@ func TestReadPassword(t *testing.T) {
 	}
 	if _, err := ReadPassword(strings.NewReader(strings.Repeat("x", maxPasswordSize+1))); err == nil {
 		t.Error("no error for a huge password")
+	}
+}
+
+// Ctrl-C while waiting for a password on stdin that never comes: Resolve returns at once.
+func TestPasswordStdinGivesUpWhenCancelled(t *testing.T) {
+	stdin, writer := io.Pipe()
+	defer writer.Close() // ends the abandoned read
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Resolve(Input{PasswordStdin: true, Stdin: stdin, Context: ctx, Getenv: env(nil)})
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "--password-stdin") {
+			t.Errorf("error %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Resolve still waits for stdin after the context was cancelled")
+	}
+	// Without cancellation the password is read as before.
+	r, err := Resolve(Input{PasswordStdin: true, Stdin: strings.NewReader("pw\n"), Context: context.Background(), Getenv: env(nil)})
+	if err != nil || r.Credentials.Password != "pw" {
+		t.Errorf("%v %v", r.Credentials.Username, err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cnoe-io/idp-push/bindings/go/pkg/archive"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/layout"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
 )
@@ -41,9 +42,11 @@ const (
 type Builder struct {
 	// Binary is the buildah executable ("buildah" from PATH when empty).
 	Binary string
-	// StorageDriver is passed as --storage-driver when not empty.
+	// StorageDriver is passed as --storage-driver; when empty, $STORAGE_DRIVER or
+	// DefaultStorageDriver, read when buildah runs.
 	StorageDriver string
-	// Isolation is passed to `buildah bud --isolation` when not empty.
+	// Isolation is passed to `buildah bud --isolation`; when empty, $BUILDAH_ISOLATION or
+	// DefaultIsolation, read when buildah runs.
 	Isolation string
 	// Root and RunRoot, when set, are passed as --root and --runroot (another storage).
 	Root, RunRoot string
@@ -55,17 +58,18 @@ type Builder struct {
 
 var _ types.Builder = (*Builder)(nil)
 
-// New returns a Builder with the storage driver from $STORAGE_DRIVER (default vfs) and the
-// isolation from $BUILDAH_ISOLATION (default chroot).
-func New() *Builder {
-	b := &Builder{StorageDriver: DefaultStorageDriver, Isolation: DefaultIsolation}
-	if v := os.Getenv(EnvStorageDriver); v != "" {
-		b.StorageDriver = v
-	}
-	if v := os.Getenv(EnvIsolation); v != "" {
-		b.Isolation = v
-	}
-	return b
+// New returns a Builder whose storage driver and isolation come from $STORAGE_DRIVER (default
+// vfs) and $BUILDAH_ISOLATION (default chroot) as they are when it runs, not when it is made:
+// a host may set them after its commands were created (in a PersistentPreRun, say).
+func New() *Builder { return &Builder{} }
+
+// storageDriver and isolation are the settings buildah runs with.
+func (b *Builder) storageDriver() string {
+	return first(b.StorageDriver, os.Getenv(EnvStorageDriver), DefaultStorageDriver)
+}
+
+func (b *Builder) isolation() string {
+	return first(b.Isolation, os.Getenv(EnvIsolation), DefaultIsolation)
 }
 
 // Image is an image exported from Buildah storage into a temporary OCI layout. It implements
@@ -116,7 +120,7 @@ func (b *Builder) Build(ctx context.Context, dockerfile string, contextDir strin
 
 	args := b.globalArgs(opts.StorageDriver)
 	args = append(args, "bud", "--iidfile", iidFile, "-f", dockerfile)
-	if iso := first(opts.Isolation, b.Isolation); iso != "" {
+	if iso := first(opts.Isolation, b.isolation()); iso != "" {
 		args = append(args, "--isolation", iso)
 	}
 	if opts.Tag != "" {
@@ -184,7 +188,7 @@ func (b *Builder) export(ctx context.Context, ref, tag, driver string) (_ *Image
 	if err := b.run(ctx, io.Discard, args...); err != nil {
 		return nil, fmt.Errorf("exporting %s from Buildah storage: %w", ref, err)
 	}
-	img, err := layout.Open("oci:" + layoutDir + ":" + tag)
+	img, err := layout.OpenDir(layoutDir, tag)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +197,7 @@ func (b *Builder) export(ctx context.Context, ref, tag, driver string) (_ *Image
 
 func (b *Builder) globalArgs(driver string) []string {
 	var args []string
-	if d := first(driver, b.StorageDriver); d != "" {
+	if d := first(driver, b.storageDriver()); d != "" {
 		args = append(args, "--storage-driver", d)
 	}
 	if b.Root != "" {
@@ -260,16 +264,18 @@ func (t *tail) lastLine() string {
 
 // tagOf is the tag of an image reference ("latest" when it has none).
 func tagOf(ref string) string {
-	ref, _, _ = strings.Cut(ref, "@")
-	if i := strings.LastIndexByte(ref, ':'); i >= 0 && !strings.Contains(ref[i+1:], "/") && ref[i+1:] != "" {
-		return ref[i+1:]
+	if _, tag := archive.SplitRepoTag(ref); tag != "" {
+		return tag
 	}
 	return "latest"
 }
 
-func first(a, b string) string {
-	if a != "" {
-		return a
+// first is the first of values that is not empty, or "".
+func first(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
 	}
-	return b
+	return ""
 }

@@ -28,17 +28,22 @@ func TestTagOf(t *testing.T) {
 	}
 }
 
-func TestNewReadsEnvironment(t *testing.T) {
+func TestNewReadsEnvironmentWhenItRuns(t *testing.T) {
+	b := New() // made before the environment is set, as a package-level command is
 	t.Setenv(EnvStorageDriver, "overlay")
 	t.Setenv(EnvIsolation, "oci")
-	b := New()
-	if b.StorageDriver != "overlay" || b.Isolation != "oci" {
-		t.Errorf("%+v", b)
+	if b.storageDriver() != "overlay" || b.isolation() != "oci" {
+		t.Errorf("from the environment: %s %s", b.storageDriver(), b.isolation())
 	}
 	t.Setenv(EnvStorageDriver, "")
 	t.Setenv(EnvIsolation, "")
-	if b := New(); b.StorageDriver != DefaultStorageDriver || b.Isolation != DefaultIsolation {
-		t.Errorf("%+v", b)
+	if b.storageDriver() != DefaultStorageDriver || b.isolation() != DefaultIsolation {
+		t.Errorf("defaults: %s %s", b.storageDriver(), b.isolation())
+	}
+	set := &Builder{StorageDriver: "btrfs", Isolation: "rootless"}
+	t.Setenv(EnvStorageDriver, "overlay")
+	if set.storageDriver() != "btrfs" || set.isolation() != "rootless" {
+		t.Errorf("fields win: %s %s", set.storageDriver(), set.isolation())
 	}
 }
 

@@ -64,6 +64,12 @@ func Open(source string) (*Image, error) {
 	if dir == "" {
 		return nil, invalid("the source %q names no directory; write oci:DIR[:TAG]", source)
 	}
+	return OpenDir(dir, tag)
+}
+
+// OpenDir opens the image tagged tag in the layout directory dir; without a tag the layout
+// must hold exactly one image.
+func OpenDir(dir, tag string) (*Image, error) {
 	raw, err := readSmall(filepath.Join(dir, "index.json"))
 	if err != nil {
 		return nil, invalid("cannot read OCI layout %s: %v", dir, err)

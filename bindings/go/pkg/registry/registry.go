@@ -133,7 +133,8 @@ func options(creds types.Credentials, t idptls.Options, concurrency int) (cidp.O
 		return cidp.Options{}, &types.Error{Code: types.StatusInvalidArgument,
 			Message: fmt.Sprintf("concurrency %d is out of range", concurrency)}
 	}
-	if err := t.Validate(); err != nil {
+	// The library reads and checks the CA file itself (InvalidArgument when it is unusable).
+	if err := t.Conflict(); err != nil {
 		return cidp.Options{}, &types.Error{Code: types.StatusInvalidArgument, Message: err.Error()}
 	}
 	return cidp.Options{

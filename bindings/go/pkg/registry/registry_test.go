@@ -65,9 +65,16 @@ func TestOptionErrors(t *testing.T) {
 	if err := (&Client{}).Push(context.Background(), img, "h/o/n:1", types.PushOptions{Concurrency: -1}); !errors.Is(err, types.ErrInvalidArgument) {
 		t.Errorf("concurrency -1: %v", err)
 	}
-	err := (&Client{}).Push(context.Background(), img, "h/o/n:1", types.PushOptions{TLS: idptls.Options{CAFile: "/no/such/ca.pem"}})
-	if !errors.Is(err, types.ErrInvalidArgument) || !strings.Contains(err.Error(), "CA file") {
+	// The library itself reports an unusable CA file (the client passes it on unread).
+	l := testenv.WriteLayout(t, t.TempDir(), "v1", 10)
+	local := &mocks.Image{SourceValue: l.Source(), DigestValue: l.Digest}
+	err := (&Client{}).Push(context.Background(), local, "localhost:1/o/n:1", types.PushOptions{TLS: idptls.Options{CAFile: "/no/such/ca.pem"}})
+	if !errors.Is(err, types.ErrInvalidArgument) || !strings.Contains(err.Error(), "CA file /no/such/ca.pem") {
 		t.Errorf("missing CA: %v", err)
+	}
+	err = (&Client{}).Push(context.Background(), local, "localhost:1/o/n:1", types.PushOptions{TLS: idptls.Options{CAFile: "ca.pem", PlainHTTP: true}})
+	if !errors.Is(err, types.ErrInvalidArgument) || !strings.Contains(err.Error(), "--plain-http") {
+		t.Errorf("CA file with plain HTTP: %v", err)
 	}
 }
 

@@ -62,12 +62,6 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// Local reports whether images of this kind are files the push library reads directly
-// (layouts and archives), as opposed to images in container storage.
-func (k Kind) Local() bool {
-	return k == Layout || k == OCIArchive || k == DockerArchive || k == Archive
-}
-
 // Spec is a parsed IMAGE argument.
 type Spec struct {
 	// Input is the IMAGE argument as given.
@@ -160,10 +154,7 @@ func Open(image string) (types.LocalImage, error) {
 func (s Spec) Open() (types.LocalImage, error) {
 	switch s.Kind {
 	case Layout:
-		if s.Ref != "" {
-			return layout.Open("oci:" + s.Path + ":" + s.Ref)
-		}
-		return layout.Open("oci:" + s.Path)
+		return layout.OpenDir(s.Path, s.Ref)
 	case OCIArchive:
 		return archive.OpenOCI(s.Path, s.Ref)
 	case DockerArchive:

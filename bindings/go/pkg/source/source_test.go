@@ -69,9 +69,6 @@ func TestParse(t *testing.T) {
 		if s.Kind != c.kind || s.Path != c.path || s.Ref != c.ref || s.Input != c.in {
 			t.Errorf("Parse(%q) = %v %q %q; want %v %q %q", c.in, s.Kind, s.Path, s.Ref, c.kind, c.path, c.ref)
 		}
-		if s.Kind.Local() == (s.Kind == Storage) {
-			t.Errorf("%v.Local() = %v", s.Kind, s.Kind.Local())
-		}
 	}
 }
 

@@ -22,11 +22,20 @@ type Options struct {
 	PlainHTTP bool
 }
 
-// Validate checks that the options make sense together and that CAFile, when set, is a
-// readable PEM file holding at least one certificate.
-func (o Options) Validate() error {
+// Conflict reports settings that exclude each other, without touching any file.
+func (o Options) Conflict() error {
 	if o.PlainHTTP && o.CAFile != "" {
 		return errors.New("--ca-file cannot be used with --plain-http")
+	}
+	return nil
+}
+
+// Validate checks Conflict and that CAFile, when set, is a readable PEM file holding at least
+// one certificate: the commands call it to report a bad flag before reading stdin or touching
+// the network (the push library checks the file again when it uses it).
+func (o Options) Validate() error {
+	if err := o.Conflict(); err != nil {
+		return err
 	}
 	if o.CAFile == "" {
 		return nil

@@ -80,10 +80,6 @@ type ResultPusher interface {
 	PushImage(ctx context.Context, image Image, destination string, opts PushOptions) (PushResult, error)
 }
 
-// Closer is implemented by images that hold local resources (such as a temporary OCI layout
-// exported from Buildah storage). It is io.Closer, named here for documentation.
-type Closer = io.Closer
-
 // Credentials for a registry. The zero value gives none: the push library then looks them
 // up the way docker does (the docker config's auths, credHelpers and credsStore, then the
 // containers auth file) and, when it finds none, goes anonymous.

@@ -17,6 +17,7 @@ import (
 	"github.com/cnoe-io/idp-push/bindings/go/internal/testenv"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/auth"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/mocks"
+	"github.com/cnoe-io/idp-push/bindings/go/pkg/source"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
 )
 
@@ -47,12 +48,12 @@ func newFixture() *fixture {
 	f.deps = Deps{
 		Registry: f.registry,
 		Builder:  f.builder,
-		OpenLayout: func(s string) (types.Image, error) {
-			f.opened = append(f.opened, s)
+		OpenLayout: func(s source.Spec) (types.Image, error) {
+			f.opened = append(f.opened, s.Input)
 			return f.layout, nil
 		},
-		OpenArchive: func(s string) (types.Image, error) {
-			f.archives = append(f.archives, s)
+		OpenArchive: func(s source.Spec) (types.Image, error) {
+			f.archives = append(f.archives, s.Input)
 			return f.archive, nil
 		},
 		Getenv:     func(k string) string { return f.env[k] },

@@ -111,11 +111,11 @@ type Deps struct {
 	// Builder builds images and finds them in local storage; nil disables --build and
 	// Buildah images.
 	Builder types.Builder
-	// OpenLayout opens an OCI layout source ("oci:DIR[:TAG]", DIR or DIR:TAG).
-	OpenLayout func(source string) (types.Image, error)
+	// OpenLayout opens an OCI layout source ("oci:DIR[:TAG]", DIR or DIR:TAG), as parsed.
+	OpenLayout func(source.Spec) (types.Image, error)
 	// OpenArchive opens an archive source ("oci-archive:FILE[:TAG]",
-	// "docker-archive:FILE[:NAME:TAG]", or a tar file FILE[:TAG] / FILE[:NAME:TAG]).
-	OpenArchive func(source string) (types.Image, error)
+	// "docker-archive:FILE[:NAME:TAG]", or a tar file FILE[:TAG] / FILE[:NAME:TAG]), as parsed.
+	OpenArchive func(source.Spec) (types.Image, error)
 	// Getenv reads the environment (os.Getenv when nil).
 	Getenv func(string) string
 	// IsTerminal says whether w is a terminal (progress bars) or not (plain lines).
@@ -346,7 +346,7 @@ func run(cmd *cobra.Command, deps Deps, f *flags, image string) (err error) {
 }
 
 // openLocal opens a layout or archive IMAGE (the default OpenLayout and OpenArchive).
-func openLocal(image string) (types.Image, error) { return source.Open(image) }
+func openLocal(spec source.Spec) (types.Image, error) { return spec.Open() }
 
 // resolveImage is the one place that maps IMAGE to an image: source.Parse says which kind of
 // source it names, and each kind has its opener. With --build, IMAGE names the built image.
@@ -375,12 +375,9 @@ func resolveImage(ctx context.Context, deps Deps, f *flags, image string, stderr
 	var img types.Image
 	switch spec.Kind {
 	case source.Layout:
-		img, err = deps.OpenLayout(image)
+		img, err = deps.OpenLayout(spec)
 	case source.OCIArchive, source.DockerArchive, source.Archive:
-		if deps.OpenArchive == nil {
-			return spec, nil, fmt.Errorf("%s: no archive reader configured", image)
-		}
-		img, err = deps.OpenArchive(image)
+		img, err = deps.OpenArchive(spec)
 	case source.Storage:
 		if deps.Builder == nil {
 			return spec, nil, fmt.Errorf("%s is not an OCI layout or an image archive, and no image store is available", spec.Ref)

@@ -54,7 +54,7 @@ func (a *Access) Resolve(cmd *cobra.Command, getenv func(string) string) (idptls
 		Username: a.username, UsernameSet: changed("username"),
 		Password: a.password, PasswordSet: changed("password"),
 		PasswordStdin: a.passwordStdin, Stdin: cmd.InOrStdin(),
-		Getenv: getenv,
+		Context: cmd.Context(), Getenv: getenv,
 	})
 	return o, creds, err
 }
