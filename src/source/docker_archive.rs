@@ -151,8 +151,7 @@ pub async fn open(
         return Ok(Opened::Layout(layout, node));
     }
 
-    let (config_entry, config) = read_config(&index, &entry.config).await?;
-    let config_digest = Digest::of(&config);
+    let (config_entry, config, config_digest) = read_config(&index, &entry.config).await?;
     let diff_ids = diff_ids(&config, &shown, &entry.config)?;
     if diff_ids.len() != entry.layers.len() {
         return Err(Error::invalid_source(format!(
@@ -271,8 +270,8 @@ fn find_entry(index: &TarIndex, path: &str, what: &str) -> Result<TarEntry> {
 }
 
 /// Reads the config, checking it against the digest its file name gives (`<hex>.json`,
-/// `blobs/sha256/<hex>`).
-async fn read_config(index: &TarIndex, path: &str) -> Result<(TarEntry, Vec<u8>)> {
+/// `blobs/sha256/<hex>`); its entry, bytes and digest.
+async fn read_config(index: &TarIndex, path: &str) -> Result<(TarEntry, Vec<u8>, Digest)> {
     let shown = index.path().display();
     let entry = find_entry(index, path, "config")?;
     let bytes = index
@@ -284,8 +283,8 @@ async fn read_config(index: &TarIndex, path: &str) -> Result<(TarEntry, Vec<u8>)
                 io_reason(&e)
             ))
         })?;
+    let actual = Digest::of(&bytes);
     if let Some(named) = digest_in_name(path) {
-        let actual = Digest::of(&bytes);
         if actual != named {
             return Err(Error::new(
                 ErrorKind::DigestMismatch,
@@ -295,7 +294,7 @@ async fn read_config(index: &TarIndex, path: &str) -> Result<(TarEntry, Vec<u8>)
             ));
         }
     }
-    Ok((entry, bytes))
+    Ok((entry, bytes, actual))
 }
 
 /// The digest a file name carries: `<hex>.json`, `<hex>.tar`, `blobs/sha256/<hex>`.
@@ -351,7 +350,7 @@ async fn choose_in_layout(
     }
     let config = match digest_in_name(&entry.config) {
         Some(d) => d,
-        None => Digest::of(&read_config(index, &entry.config).await?.1),
+        None => read_config(index, &entry.config).await?.2,
     };
     for d in &descriptors {
         if let Some(node) = with_config(layout.load(d).await?, &config) {

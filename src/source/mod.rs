@@ -336,7 +336,7 @@ async fn index_archive(file: &Path, kind: &str) -> Result<Arc<TarIndex>> {
             "cannot open {kind} {shown}: it is not a regular file"
         )));
     }
-    let path = file.to_path_buf();
+    let (path, kind_shown) = (file.to_path_buf(), kind.to_string());
     let index = tokio::task::spawn_blocking(move || -> Result<TarIndex> {
         let mut head = [0u8; 8];
         let n = std::fs::File::open(&path)
@@ -344,7 +344,7 @@ async fn index_archive(file: &Path, kind: &str) -> Result<Arc<TarIndex>> {
             .map_err(|e| {
                 Error::invalid_source(format!(
                     "cannot read {} {}: {}",
-                    "archive",
+                    kind_shown,
                     path.display(),
                     io_reason(&e)
                 ))

@@ -18,7 +18,6 @@ package archive
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -98,5 +97,5 @@ func missing(name string, err error) string {
 }
 
 func invalid(format string, args ...any) error {
-	return &types.Error{Code: types.StatusInvalidSource, Message: fmt.Sprintf(format, args...)}
+	return types.Errorf(types.StatusInvalidSource, format, args...)
 }

@@ -230,5 +230,5 @@ func list(tags []string) string {
 }
 
 func invalid(format string, args ...any) error {
-	return &types.Error{Code: types.StatusInvalidSource, Message: fmt.Sprintf(format, args...)}
+	return types.Errorf(types.StatusInvalidSource, format, args...)
 }

@@ -59,6 +59,11 @@ func (e *Error) Error() string {
 // Unwrap returns the cause (the context's error for a cancelled operation), or nil.
 func (e *Error) Unwrap() error { return e.Cause }
 
+// Errorf is an *Error with code and a formatted message.
+func Errorf(code Status, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
 // Is makes errors.Is(err, ErrUnauthorized) and friends work: a target *Error without a
 // message matches every *Error with the same Code.
 func (e *Error) Is(target error) bool {
