@@ -94,23 +94,21 @@ static void test_null_and_utf8(void) {
   const char bad_utf8[] = {'o', 'c', 'i', ':', (char)0xff, (char)0xfe, 0};
   expect_push(IDP_STATUS_INVALID_UTF8, "bad UTF-8 source", bad_utf8, dst, &o, NULL);
   expect_push(IDP_STATUS_INVALID_UTF8, "bad UTF-8 destination", source, bad_utf8, &o, NULL);
-  idp_options bad = o;
-  bad.username = bad_utf8;
-  expect_push(IDP_STATUS_INVALID_UTF8, "bad UTF-8 username", source, dst, &bad, NULL);
-  bad = o;
-  bad.password = bad_utf8;
-  expect_push(IDP_STATUS_INVALID_UTF8, "bad UTF-8 password", source, dst, &bad, NULL);
-  bad = o;
-  bad.ca_file = bad_utf8;
-  expect_push(IDP_STATUS_INVALID_UTF8, "bad UTF-8 ca_file", source, dst, &bad, NULL);
-  bad = o;
-  bad.identity_token = bad_utf8;
-  expect_push(IDP_STATUS_INVALID_UTF8, "bad UTF-8 identity_token", source, dst, &bad, NULL);
-  bad = o;
-  bad.platform = bad_utf8;
-  expect_push(IDP_STATUS_INVALID_UTF8, "bad UTF-8 platform", source, dst, &bad, NULL);
+  /* Each string option with bad UTF-8: the options are copied, one field changed. */
+#define EXPECT_BAD_UTF8(field)                                                              \
+  do {                                                                                      \
+    idp_options with_bad = o;                                                               \
+    with_bad.field = bad_utf8;                                                              \
+    expect_push(IDP_STATUS_INVALID_UTF8, "bad UTF-8 " #field, source, dst, &with_bad, NULL); \
+  } while (0)
+  EXPECT_BAD_UTF8(username);
+  EXPECT_BAD_UTF8(password);
+  EXPECT_BAD_UTF8(ca_file);
+  EXPECT_BAD_UTF8(identity_token);
+  EXPECT_BAD_UTF8(platform);
+#undef EXPECT_BAD_UTF8
   /* A password and an identity token at once: which one is meant? */
-  bad = o;
+  idp_options bad = o;
   bad.identity_token = "harness-identity-token";
   expect_push(IDP_STATUS_INVALID_ARGUMENT, "password and identity token", source, dst, &bad,
               "harness-identity-token");

@@ -5,7 +5,8 @@
 #   certs.sh client DIR NAME CA_CRT CA_KEY  DIR/NAME.cert + DIR/NAME.key: a client certificate
 #                                           signed by the CA (the certs.d naming)
 #   certs.sh server DIR NAME CA_CRT CA_KEY  DIR/NAME.crt + DIR/NAME.key: a server certificate
-#                                           for 127.0.0.1 and localhost signed by the CA
+#                                           signed by the CA, for $SAN (default
+#                                           IP:127.0.0.1,DNS:localhost)
 #   certs.sh signing DIR NAME               DIR/NAME.crt + DIR/NAME.key: a self-signed RSA
 #                                           certificate for signing tokens (RS256)
 set -euo pipefail
@@ -33,7 +34,7 @@ case "$cmd" in
   client)
     signed "$@" 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' "$dir/$name.cert" ;;
   server)
-    signed "$@" 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' "$dir/$name.crt" ;;
+    signed "$@" "subjectAltName=${SAN:-IP:127.0.0.1,DNS:localhost}\nbasicConstraints=CA:FALSE\n" "$dir/$name.crt" ;;
   signing)
     openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj "/CN=$name" \
       -keyout "$dir/$name.key" -out "$dir/$name.crt" 2>/dev/null ;;

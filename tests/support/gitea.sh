@@ -59,13 +59,9 @@ start() {
   grep -q "[[:space:]]$HOST\$" /etc/hosts || echo "127.0.0.1 $HOST cnoe.localtest.me" >>/etc/hosts
 
   # The CA and certificate, as IDPBuilder makes them: ECDSA P-256, names for cnoe.localtest.me.
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3 \
-    -subj "/CN=idp-push test CA" -keyout "$state/ca.key" -out "$state/ca.crt" 2>/dev/null
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=cnoe.localtest.me" \
-    -keyout "$state/tls.key" -out "$state/tls.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:cnoe.localtest.me,DNS:*.cnoe.localtest.me,IP:127.0.0.1\n' >"$state/ext"
-  openssl x509 -req -in "$state/tls.csr" -CA "$state/ca.crt" -CAkey "$state/ca.key" -CAcreateserial \
-    -days 3 -extfile "$state/ext" -out "$state/tls.crt" 2>/dev/null
+  "$(dirname "$0")/certs.sh" ca "$state" ca
+  SAN="DNS:cnoe.localtest.me,DNS:*.cnoe.localtest.me,IP:127.0.0.1" \
+    "$(dirname "$0")/certs.sh" server "$state" tls "$state/ca.crt" "$state/ca.key"
 
   local http_port tls_port password
   http_port=$(free_port)

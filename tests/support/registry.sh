@@ -25,16 +25,11 @@ state=${2:?usage: registry.sh start|stop STATE_DIR}
 # shellcheck source=tests/support/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-make_ca() { # DIR NAME
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3 \
-    -subj "/CN=$2" -keyout "$1/$2.key" -out "$1/$2.crt" 2>/dev/null
-}
-
 start() {
   mkdir -p "$state/storage"
   state=$(cd "$state" && pwd)
-  make_ca "$state" test-ca
-  make_ca "$state" wrong-ca
+  "$(dirname "$0")/certs.sh" ca "$state" test-ca
+  "$(dirname "$0")/certs.sh" ca "$state" wrong-ca
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -subj "/CN=127.0.0.1" -keyout "$state/server.key" -out "$state/server.csr" 2>/dev/null
   printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:gitea.cnoe.localtest.me\nbasicConstraints=CA:FALSE\n' \
