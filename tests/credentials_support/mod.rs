@@ -7,7 +7,6 @@ use crate::common::{parse_env_file, run_id, var};
 use idp_push::credentials::Environment;
 use idp_push::{PushOptions, TlsOptions};
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -183,10 +182,29 @@ pub fn certs(args: &[&str]) {
 }
 
 /// Writes an executable shell script `dir/name`.
+///
+/// A child `sh` writes it, not this process: tests run on many threads, and a thread that forks
+/// while this one holds the script open for writing hands that descriptor to its child until the
+/// child execs, so running the script in that window fails with ETXTBSY ("Text file busy").
 pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::io::Write as _;
     let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut writer = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = writer.stdin.take().unwrap();
+    stdin
+        .write_all(format!("#!/bin/sh\n{body}\n").as_bytes())
+        .unwrap();
+    drop(stdin);
+    assert!(
+        writer.wait().unwrap().success(),
+        "writing {}",
+        path.display()
+    );
     path
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,9 +61,7 @@ get)
 	;;
 esac
 `, name, shellQuote(log), shellQuote(username), shellQuote(secret))
-	if err := os.WriteFile(filepath.Join(dir, "docker-credential-"+name), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	WriteExecutable(t, filepath.Join(dir, "docker-credential-"+name), script)
 	return log
 }
 
@@ -85,4 +84,17 @@ func CertsD(t testing.TB, hostPort, caFile string) string {
 		t.Fatal(err)
 	}
 	return base
+}
+
+// WriteExecutable writes an executable script at path. A child sh writes it, not this process:
+// a goroutine or Rust thread that forks while this process holds the file open for writing
+// passes that descriptor to its child until the child execs, and running the script in that
+// window fails with ETXTBSY ("text file busy").
+func WriteExecutable(t testing.TB, path, script string) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", `cat > "$1" && chmod 755 "$1"`, "sh", path)
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("writing %s: %v: %s", path, err, out)
+	}
 }

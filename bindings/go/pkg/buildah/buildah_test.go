@@ -69,9 +69,7 @@ case " $* " in
   sed -i "s/\"org.opencontainers.image.ref.name\":\"` + src.Tag + `\"/\"org.opencontainers.image.ref.name\":\"$tag\"/" "$dir/index.json" ;;
 esac
 `
-	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteExecutable(t, bin, script)
 	return bin, log
 }
 
