@@ -85,20 +85,16 @@ impl TarIndex {
         let mut next_header = 0u64;
         let mut last_name: Option<String> = None;
         for entry in entries {
-            let entry = entry.map_err(|e| {
-                let at = match &last_name {
-                    None => "at its first header".to_string(),
-                    Some(n) => format!("after entry {n:?}"),
-                };
-                if last_name.is_none() {
-                    Error::invalid_source(format!(
-                        "{shown} is not a tar archive (or is corrupted {at}: {e})"
-                    ))
-                } else {
-                    Error::invalid_source(format!(
-                        "archive {shown} is corrupted or truncated {at}: {e}"
-                    ))
-                }
+            let entry = entry.map_err(|e| match &last_name {
+                // The tar crate's message would quote the header's bytes, which for a file that
+                // is not a tar are whatever text it holds.
+                None => Error::invalid_source(format!(
+                    "{shown} is not a tar archive (its first 512 bytes are not a valid tar \
+                     header)"
+                )),
+                Some(n) => Error::invalid_source(format!(
+                    "archive {shown} is corrupted or truncated after entry {n:?}: {e}"
+                )),
             })?;
             let offset = entry.raw_file_position();
             let size = entry.size();
