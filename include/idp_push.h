@@ -1,11 +1,13 @@
 /*
- * idp_push: push local container images (OCI layouts) to OCI registries.
+ * idp_push: push local container images (OCI layouts and archives, docker archives) to OCI
+ * registries.
  *
  * Ownership rules, in one place:
  * - Strings you pass are borrowed for the duration of the call; the library keeps none.
  * - `error_message` outputs are allocated by the library: free them with idp_string_free().
  * - idp_cancel_token objects are yours: idp_cancel_token_new() / idp_cancel_token_free().
  * - Result structs are yours (stack or heap); set struct_size = sizeof(...) before the call.
+ * - What idp_inspect() puts in an idp_image_info is the library's: idp_image_info_clear().
  * - Strings returned by idp_version() and idp_status_message() are static: never free them.
  * Every function is thread-safe and never lets a panic unwind into C (IDP_STATUS_PANIC).
  */
@@ -28,47 +30,6 @@
  * Room for a description of where credentials came from or went (paths, helper names).
  */
 #define IDP_DESCRIPTION_CAPACITY 512
-
-/**
- * What kind of progress event this is.
- */
-enum idp_progress_kind
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * A blob upload started.
-   */
-  IDP_PROGRESS_KIND_BLOB_STARTED = 0,
-  /**
-   * More of a blob was sent; `current` of `total` bytes.
-   */
-  IDP_PROGRESS_KIND_BLOB_PROGRESS = 1,
-  /**
-   * A blob upload completed.
-   */
-  IDP_PROGRESS_KIND_BLOB_DONE = 2,
-  /**
-   * The registry already had the blob; nothing was sent.
-   */
-  IDP_PROGRESS_KIND_BLOB_SKIPPED = 3,
-  /**
-   * A manifest or index was stored.
-   */
-  IDP_PROGRESS_KIND_MANIFEST_PUSHED = 4,
-  /**
-   * The registry linked the blob from another of its repositories; nothing was sent.
-   */
-  IDP_PROGRESS_KIND_BLOB_MOUNTED = 5,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum idp_progress_kind idp_progress_kind;
-#else
-typedef uint32_t idp_progress_kind;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
 
 /**
  * What an `idp_*` call returned. `IDP_STATUS_OK` (0) is success; everything else is an error
@@ -149,6 +110,76 @@ enum idp_status
 typedef enum idp_status idp_status;
 #else
 typedef uint32_t idp_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What kind of progress event this is.
+ */
+enum idp_progress_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A blob upload started.
+   */
+  IDP_PROGRESS_KIND_BLOB_STARTED = 0,
+  /**
+   * More of a blob was sent; `current` of `total` bytes.
+   */
+  IDP_PROGRESS_KIND_BLOB_PROGRESS = 1,
+  /**
+   * A blob upload completed.
+   */
+  IDP_PROGRESS_KIND_BLOB_DONE = 2,
+  /**
+   * The registry already had the blob; nothing was sent.
+   */
+  IDP_PROGRESS_KIND_BLOB_SKIPPED = 3,
+  /**
+   * A manifest or index was stored.
+   */
+  IDP_PROGRESS_KIND_MANIFEST_PUSHED = 4,
+  /**
+   * The registry linked the blob from another of its repositories; nothing was sent.
+   */
+  IDP_PROGRESS_KIND_BLOB_MOUNTED = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum idp_progress_kind idp_progress_kind;
+#else
+typedef uint32_t idp_progress_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Which kind of image store a source turned out to be.
+ */
+enum idp_source_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * An OCI layout directory.
+   */
+  IDP_SOURCE_KIND_LAYOUT = 0,
+  /**
+   * A tar of an OCI layout.
+   */
+  IDP_SOURCE_KIND_OCI_ARCHIVE = 1,
+  /**
+   * A docker archive (`docker save`, `podman save`), classic or docker 25+.
+   */
+  IDP_SOURCE_KIND_DOCKER_ARCHIVE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum idp_source_kind idp_source_kind;
+#else
+typedef uint32_t idp_source_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -335,6 +366,53 @@ typedef struct idp_options {
 } idp_options;
 
 /**
+ * What `idp_inspect` found. Allocate it yourself, set `struct_size = sizeof(idp_image_info)`,
+ * and pass its address; it is written only on success. The pointers in it then belong to the
+ * library: release them with `idp_image_info_clear` (not `free`, not `idp_string_free`), which
+ * sets them to NULL, so clearing twice is harmless. Clear a filled struct before passing it
+ * to `idp_inspect` again, or its memory is lost.
+ */
+typedef struct idp_image_info {
+  /**
+   * `sizeof(idp_image_info)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * The kind of store the source is.
+   */
+  idp_source_kind kind;
+  /**
+   * Digest of the manifest (or index) a push sends under the tag, NUL-terminated:
+   * `sha256:<64 hex>`. Empty for a docker archive whose layers are compressed during the
+   * push: its manifest is made then, and `idp_push_result.digest` gives it.
+   */
+  char digest[IDP_DIGEST_CAPACITY];
+  /**
+   * The manifest's media type, NUL-terminated; NULL when `digest` is empty.
+   */
+  char *media_type;
+  /**
+   * The manifest as a push sends it: `manifest_len` bytes of JSON, not NUL-terminated; NULL
+   * when `digest` is empty.
+   */
+  uint8_t *manifest;
+  /**
+   * Length of `manifest` in bytes.
+   */
+  size_t manifest_len;
+  /**
+   * OCI layouts and OCI archives: the chosen image's `org.opencontainers.image.ref.name`,
+   * NUL-terminated; NULL when it has none.
+   */
+  char *ref_name;
+  /**
+   * Docker archives: the `NAME[:TAG]` asked for, else the image's only RepoTag, in docker's
+   * short form (`app:v1`), NUL-terminated; NULL when there is none.
+   */
+  char *repo_tag;
+} idp_image_info;
+
+/**
  * What `idp_push` did. Allocate it yourself, set `struct_size = sizeof(idp_push_result)`, and
  * pass its address; it is written only when the push succeeds.
  */
@@ -418,6 +496,35 @@ void idp_cancel_token_cancel(const struct idp_cancel_token *token);
  * `token` must be NULL or a token from `idp_cancel_token_new` that was not freed yet.
  */
 void idp_cancel_token_free(struct idp_cancel_token *token);
+
+/**
+ * Opens `source` as `idp_push` would (the same forms, and the same checks of every manifest
+ * and tar header) and reports what a push of it would send, without any network access.
+ * Of `options` (NULL for defaults) only `platform` and `keep_uncompressed` apply.
+ *
+ * - `info`: must not be NULL; written only on success; release with `idp_image_info_clear`.
+ * - `error_message`: as for `idp_push`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * Pointers must be NULL or valid as described; strings NUL-terminated.
+ */
+idp_status idp_inspect(const char *source,
+                       const struct idp_options *options,
+                       struct idp_image_info *info,
+                       char **error_message);
+
+/**
+ * Releases what `idp_inspect` allocated in `info` and sets those pointers to NULL (and
+ * `manifest_len` to 0, `digest` to ""). NULL, and a struct already cleared or never filled
+ * (zeroed), are accepted.
+ *
+ * # Safety
+ * `info` must be NULL or point to an `idp_image_info` that is zeroed, cleared, or filled by
+ * `idp_inspect`.
+ */
+void idp_image_info_clear(struct idp_image_info *info);
 
 /**
  * Fills `options` with the defaults of this library version and sets `struct_size`.

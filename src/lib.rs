@@ -1,7 +1,7 @@
 //! idp-push: push local container images to OCI registries, fast and safely.
 //!
-//! The Rust API is [`push`] and [`login`] (async, for callers with a Tokio runtime) and their
-//! `_blocking` forms, which run on one shared runtime. The C ABI in [`ffi`] is a thin layer
+//! The Rust API is [`push`], [`login`] and [`inspect`] (async, for callers with a Tokio runtime)
+//! and their `_blocking` forms, which run on one shared runtime. The C ABI in [`ffi`] is a thin layer
 //! over the blocking forms; `include/idp_push.h` is generated from it by cbindgen.
 
 pub mod auth;
@@ -13,6 +13,7 @@ pub mod error;
 pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
+mod inspect;
 mod login;
 pub mod progress;
 mod push;
@@ -27,6 +28,7 @@ pub use auth::{Credentials, Secret};
 pub use client::AuthScheme;
 pub use credentials::{CredentialSource, SavedTo};
 pub use error::{Error, ErrorKind, Result};
+pub use inspect::{inspect, inspect_blocking, Inspection};
 pub use login::{login, LoginOptions, LoginReport};
 pub use progress::{ProgressEvent, ProgressFn, ProgressKind};
 pub use push::{push, BlobCacheSetting, PushOptions, PushReport, DEFAULT_CONCURRENCY};

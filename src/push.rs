@@ -14,8 +14,8 @@ use crate::progress::{ProgressEvent, ProgressFn, ProgressKind};
 use crate::reference::Reference;
 use crate::retry::{retrying, RetryPolicy};
 use crate::source::{
-    Descriptor, Image, ImageNode, ManifestBlob, Source, SourceOptions, StreamLayer, DOCKER_LIST,
-    DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST,
+    Descriptor, Image, ImageNode, ManifestBlob, Opened, Source, SourceOptions, StreamLayer,
+    DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST,
 };
 use crate::tls::TlsOptions;
 use crate::upload::{BlobOutcome, ChunkPolicy, Reporter, Transfer};
@@ -286,7 +286,7 @@ type Compressed = HashMap<Digest, Descriptor>;
 impl Plan {
     async fn new(source: &str, destination: &str, options: &SourceOptions) -> Result<Plan> {
         let destination = Reference::parse(destination)?;
-        let (source, image) = Source::open(source, options).await?;
+        let Opened { source, image, .. } = Source::open(source, options).await?;
         let mut blobs = BTreeMap::new();
         let mut streamed = Vec::new();
         match &image {

@@ -572,3 +572,96 @@ fn hostile_archives_fail_clearly_and_tag_nothing() {
         );
     }
 }
+
+/// `inspect` reports what a push then sends: the same digest, which skopeo then reads from
+/// the registry, and the names the source gives the image.
+#[test]
+fn inspect_reports_what_a_push_sends() {
+    use idp_push::source::{SourceKind, SourceOptions};
+    let env = env();
+    let layout = env.fixtures.join("layout").display().to_string();
+    let uncompressed = SourceOptions {
+        keep_uncompressed: true,
+        ..Default::default()
+    };
+    let arm64 = SourceOptions {
+        platform: Some("linux/arm64".into()),
+        ..Default::default()
+    };
+    let cases = [
+        (
+            format!("oci:{layout}:v1"),
+            SourceOptions::default(),
+            SourceKind::Layout,
+            Some("v1"),
+            None,
+        ),
+        (
+            archive("oci-skopeo.tar"),
+            SourceOptions::default(),
+            SourceKind::OciArchive,
+            Some("v1"),
+            None,
+        ),
+        (
+            archive("docker-oci.tar"),
+            SourceOptions::default(),
+            SourceKind::DockerArchive,
+            None,
+            Some("app:v1"),
+        ),
+        (
+            archive("docker-skopeo.tar"),
+            uncompressed,
+            SourceKind::DockerArchive,
+            None,
+            Some("app:v1"),
+        ),
+        (
+            format!("{}:multi", archive("multi.tar")),
+            arm64,
+            SourceKind::OciArchive,
+            Some("multi"),
+            None,
+        ),
+    ];
+    for (i, (source, options, kind, ref_name, repo_tag)) in cases.into_iter().enumerate() {
+        let inspection = idp_push::inspect_blocking(&source, &options).unwrap();
+        assert_eq!(inspection.info.kind, kind, "{source}");
+        assert_eq!(inspection.info.ref_name.as_deref(), ref_name, "{source}");
+        assert_eq!(inspection.info.repo_tag.as_deref(), repo_tag, "{source}");
+        let manifest = inspection.manifest.expect("a known manifest");
+        assert_eq!(Digest::of(&manifest.bytes), manifest.digest, "{source}");
+
+        let dest = env.dest(&format!("inspected-{i}"), "v1");
+        let push = PushOptions {
+            platform: options.platform.clone(),
+            keep_uncompressed: options.keep_uncompressed,
+            ..env.options()
+        };
+        let report = push_blocking(&source, &dest, &push).unwrap();
+        assert_eq!(report.digest, manifest.digest, "{source}");
+        assert_eq!(
+            env.skopeo_digest(&dest),
+            manifest.digest.as_str(),
+            "{source}"
+        );
+    }
+
+    // A classic docker archive compressed on the fly: its manifest exists only after the push.
+    let classic = idp_push::inspect_blocking(
+        &format!(
+            "docker-archive:{}:docker.io/library/app:v1",
+            archive("docker-skopeo.tar")
+        ),
+        &SourceOptions::default(),
+    )
+    .unwrap();
+    assert!(classic.manifest.is_none());
+    assert_eq!(classic.info.repo_tag.as_deref(), Some("app:v1"));
+
+    let err =
+        idp_push::inspect_blocking(&archive("hostile/traversal.tar"), &SourceOptions::default())
+            .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidSource, "{err}");
+}

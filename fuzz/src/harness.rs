@@ -215,7 +215,7 @@ fn open_and_check(source: &str) {
     let options = SourceOptions::default();
     let opened = runtime().block_on(Source::open(source, &options));
     let (source, image) = match opened {
-        Ok(x) => x,
+        Ok(x) => (x.source, x.image),
         Err(e) => {
             one_line(e.message());
             return;
@@ -324,7 +324,7 @@ pub fn oci_layout(data: &[u8]) {
 pub fn open(source: &str) -> idp_push::Result<Image> {
     runtime()
         .block_on(Source::open(source, &SourceOptions::default()))
-        .map(|(_, image)| image)
+        .map(|opened| opened.image)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-//! The C ABI: a thin, defensive layer over [`crate::push_blocking`] and [`crate::login_blocking`].
+//! The C ABI: a thin, defensive layer over [`crate::push_blocking`], [`crate::login_blocking`]
+//! and [`crate::inspect_blocking`].
 //!
 //! Rules every function here follows:
 //! - Its body runs inside [`guard`], so a panic becomes `IDP_STATUS_PANIC` and never unwinds
@@ -13,6 +14,7 @@
 
 mod cancel;
 mod guard;
+mod inspect;
 mod options;
 mod push;
 mod status;
@@ -21,6 +23,7 @@ mod strings;
 pub use cancel::{
     idp_cancel_token, idp_cancel_token_cancel, idp_cancel_token_free, idp_cancel_token_new,
 };
+pub use inspect::{idp_image_info, idp_image_info_clear, idp_inspect, idp_source_kind};
 pub use options::{idp_options, idp_options_init, idp_progress_callback};
 pub use push::{
     idp_auth_scheme, idp_credential_source, idp_login, idp_login_result, idp_progress_event,

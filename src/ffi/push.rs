@@ -279,7 +279,7 @@ fn has_room(size: usize, offset: usize, len: usize) -> bool {
 }
 
 /// `text` as a NUL-terminated C array, cut short (at a character boundary) if it must be.
-fn c_text<const N: usize>(text: &str) -> [c_char; N] {
+pub(super) fn c_text<const N: usize>(text: &str) -> [c_char; N] {
     let mut out = [0 as c_char; N];
     let mut end = text.len().min(N - 1);
     while !text.is_char_boundary(end) {
@@ -295,7 +295,11 @@ fn c_text<const N: usize>(text: &str) -> [c_char; N] {
 ///
 /// # Safety
 /// `result` must be NULL or point to a struct whose first field is `struct_size`.
-unsafe fn check_result_size<T>(result: *mut T, name: &str, needed: usize) -> Result<(), FfiError> {
+pub(super) unsafe fn check_result_size<T>(
+    result: *mut T,
+    name: &str,
+    needed: usize,
+) -> Result<(), FfiError> {
     if result.is_null() {
         return Ok(());
     }

@@ -111,7 +111,7 @@ impl PendingImage {
 }
 
 /// What a docker archive turned out to hold.
-pub enum Opened {
+pub enum Form {
     /// The docker 25+ form: an OCI layout inside, and the image chosen from it.
     Layout(Layout, ImageNode),
     /// The classic form, with every digest known (layers kept uncompressed).
@@ -120,12 +120,14 @@ pub enum Opened {
     Pending(DockerArchive, PendingImage),
 }
 
-/// Opens the image named `name` (`NAME[:TAG]`), or the only one.
+/// Opens the image named `name` (`NAME[:TAG]`), or the only one; with its name in docker's
+/// short form (`app:v1`): `name` itself, else the image's `RepoTags` entry when it has exactly
+/// one.
 pub async fn open(
     index: Arc<TarIndex>,
     name: Option<&str>,
     keep_uncompressed: bool,
-) -> Result<Opened> {
+) -> Result<(Form, Option<String>)> {
     let shown = index.path().display().to_string();
     let files = Files::Tar {
         index: index.clone(),
@@ -144,11 +146,29 @@ pub async fn open(
         Error::invalid_source(format!("{KIND} {shown}: manifest.json is not valid: {e}"))
     })?;
     let entry = choose(&entries, name, &shown)?;
+    let repo_tag = match (name, entry.repo_tags.as_deref()) {
+        (Some(name), _) => Some(familiar(name)),
+        (None, Some([only])) => Some(familiar(only)),
+        _ => None,
+    };
+    let form = open_form(index, files, &entries, entry, keep_uncompressed).await?;
+    Ok((form, repo_tag))
+}
+
+/// Opens `entry` of a docker archive's manifest.json in the form the archive holds it.
+async fn open_form(
+    index: Arc<TarIndex>,
+    files: Files,
+    entries: &[ManifestEntry],
+    entry: &ManifestEntry,
+    keep_uncompressed: bool,
+) -> Result<Form> {
+    let shown = index.path().display().to_string();
 
     if index.contains("oci-layout") && index.contains("index.json") {
         let layout = Layout::with_files(files).await?;
-        let node = choose_in_layout(&layout, &entries, entry, &index).await?;
-        return Ok(Opened::Layout(layout, node));
+        let node = choose_in_layout(&layout, entries, entry, &index).await?;
+        return Ok(Form::Layout(layout, node));
     }
 
     let (config_entry, config, config_digest) = read_config(&index, &entry.config).await?;
@@ -198,7 +218,7 @@ pub async fn open(
             blobs.insert(l.diff_id.clone(), l.entry.clone());
         }
         let node = schema2(&config_descriptor, descriptors);
-        return Ok(Opened::Ready(
+        return Ok(Form::Ready(
             DockerArchive {
                 index,
                 blobs,
@@ -207,7 +227,7 @@ pub async fn open(
             node,
         ));
     }
-    Ok(Opened::Pending(
+    Ok(Form::Pending(
         DockerArchive {
             index,
             blobs,

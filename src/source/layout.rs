@@ -192,8 +192,9 @@ impl Layout {
         parse_index_json(&bytes, &format!("{}/index.json", self.files.shown()))
     }
 
-    /// Picks the image named by `tag`, or the only image when no tag is given.
-    pub async fn resolve(&self, tag: Option<&str>) -> Result<ImageNode> {
+    /// Picks the image named by `tag`, or the only image when no tag is given; with the ref
+    /// name (`org.opencontainers.image.ref.name`) its `index.json` entry carries.
+    pub async fn resolve(&self, tag: Option<&str>) -> Result<(ImageNode, Option<String>)> {
         let shown = self.files.shown();
         let what = self.files.describe();
         let entries = self.entries().await?;
@@ -221,7 +222,8 @@ impl Layout {
                 }
             },
         };
-        self.load(chosen).await
+        let node = self.load(chosen).await?;
+        Ok((node, chosen.ref_name().map(str::to_string)))
     }
 
     /// Reads and verifies the manifest (or index, with everything below it) a descriptor names.

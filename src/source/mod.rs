@@ -168,20 +168,58 @@ pub enum Source {
     Docker(DockerArchive),
 }
 
+/// Which kind of image store a source turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// An OCI layout directory.
+    Layout,
+    /// A tar of an OCI layout.
+    OciArchive,
+    /// A docker archive, classic or with an OCI layout inside (docker 25+).
+    DockerArchive,
+}
+
+/// What a source says about the image chosen from it, besides its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceInfo {
+    pub kind: SourceKind,
+    /// OCI layouts and archives: the `org.opencontainers.image.ref.name` of the chosen
+    /// `index.json` entry.
+    pub ref_name: Option<String>,
+    /// Docker archives: the `NAME[:TAG]` asked for, else the image's only `RepoTags` entry, in
+    /// docker's short form (`app:v1`).
+    pub repo_tag: Option<String>,
+}
+
+/// A source opened, and the image it names resolved.
+pub struct Opened {
+    pub source: Source,
+    pub image: Image,
+    pub info: SourceInfo,
+}
+
 impl Source {
     /// Opens a source and resolves the image it names, reading and verifying every manifest
     /// (and, for archives, every tar header) before anything goes over the network.
-    pub async fn open(input: &str, options: &SourceOptions) -> Result<(Source, Image)> {
+    pub async fn open(input: &str, options: &SourceOptions) -> Result<Opened> {
         let want = options
             .platform
             .as_deref()
             .map(Platform::parse)
             .transpose()?;
-        let (source, image) = match SourceSpec::parse(input)? {
+        let opened = match SourceSpec::parse(input)? {
             SourceSpec::Layout { dir, tag } => {
                 let layout = Layout::open(&dir).await?;
-                let root = layout.resolve(tag.as_deref()).await?;
-                (Source::Layout(layout), Image::Ready(root))
+                let (root, ref_name) = layout.resolve(tag.as_deref()).await?;
+                Opened {
+                    source: Source::Layout(layout),
+                    image: Image::Ready(root),
+                    info: SourceInfo {
+                        kind: SourceKind::Layout,
+                        ref_name,
+                        repo_tag: None,
+                    },
+                }
             }
             SourceSpec::OciArchive { file, tag } => {
                 let index = index_archive(&file, "OCI archive").await?;
@@ -220,11 +258,13 @@ impl Source {
                 }
             }
         };
-        let image = match want {
-            None => image,
-            Some(want) => source.for_platform(image, &want).await?,
-        };
-        Ok((source, image))
+        match want {
+            None => Ok(opened),
+            Some(want) => {
+                let image = opened.source.for_platform(opened.image, &want).await?;
+                Ok(Opened { image, ..opened })
+            }
+        }
     }
 
     fn describe(&self) -> String {
@@ -288,34 +328,46 @@ impl Source {
     }
 }
 
-async fn open_oci_archive(index: Arc<TarIndex>, tag: Option<&str>) -> Result<(Source, Image)> {
+async fn open_oci_archive(index: Arc<TarIndex>, tag: Option<&str>) -> Result<Opened> {
     let layout = Layout::with_files(Files::Tar {
         index,
         kind: "OCI archive",
     })
     .await?;
-    let root = layout.resolve(tag).await?;
-    Ok((Source::Layout(layout), Image::Ready(root)))
+    let (root, ref_name) = layout.resolve(tag).await?;
+    Ok(Opened {
+        source: Source::Layout(layout),
+        image: Image::Ready(root),
+        info: SourceInfo {
+            kind: SourceKind::OciArchive,
+            ref_name,
+            repo_tag: None,
+        },
+    })
 }
 
 async fn open_docker_archive(
     index: Arc<TarIndex>,
     name: Option<&str>,
     options: &SourceOptions,
-) -> Result<(Source, Image)> {
-    Ok(
-        match docker_archive::open(index, name, options.keep_uncompressed).await? {
-            docker_archive::Opened::Layout(layout, root) => {
-                (Source::Layout(layout), Image::Ready(root))
-            }
-            docker_archive::Opened::Ready(archive, root) => {
-                (Source::Docker(archive), Image::Ready(root))
-            }
-            docker_archive::Opened::Pending(archive, pending) => {
-                (Source::Docker(archive), Image::Pending(pending))
-            }
+) -> Result<Opened> {
+    let (form, repo_tag) = docker_archive::open(index, name, options.keep_uncompressed).await?;
+    let (source, image) = match form {
+        docker_archive::Form::Layout(layout, root) => (Source::Layout(layout), Image::Ready(root)),
+        docker_archive::Form::Ready(archive, root) => (Source::Docker(archive), Image::Ready(root)),
+        docker_archive::Form::Pending(archive, pending) => {
+            (Source::Docker(archive), Image::Pending(pending))
+        }
+    };
+    Ok(Opened {
+        source,
+        image,
+        info: SourceInfo {
+            kind: SourceKind::DockerArchive,
+            ref_name: None,
+            repo_tag,
         },
-    )
+    })
 }
 
 /// Checks that `file` is an uncompressed tar and indexes it (off the async threads).

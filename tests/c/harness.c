@@ -40,7 +40,7 @@ static const char *need(const char *name) {
   return v;
 }
 
-static const char *registry, *ca, *wrong_ca, *user, *password, *layout, *expected_digest;
+static const char *registry, *ca, *wrong_ca, *user, *password, *layout, *expected_digest, *fixtures;
 static char source[4096];
 
 static void base_options(idp_options *o) {
@@ -172,6 +172,89 @@ static void test_bad_inputs(void) {
   expect_push(IDP_STATUS_TLS, "NULL options", source, dst, NULL, NULL);
 
   expect_push(IDP_STATUS_NETWORK, "unreachable", source, "127.0.0.1:1/x/y:1", &o, NULL);
+}
+
+/* idp_inspect: what a push would send, without pushing; who frees what. */
+static void test_inspect(void) {
+  idp_options o;
+  idp_options_init(&o);
+  idp_image_info info = {.struct_size = sizeof info};
+  char *err = NULL;
+  CHECK(idp_inspect(source, &o, &info, &err) == IDP_STATUS_OK, "inspect layout: %s",
+        err ? err : "");
+  CHECK(err == NULL, "inspect: error message set on success");
+  CHECK(info.kind == IDP_SOURCE_KIND_LAYOUT, "layout kind %u", info.kind);
+  CHECK(strcmp(info.digest, expected_digest) == 0, "inspect digest %s, want %s", info.digest,
+        expected_digest);
+  CHECK(info.media_type != NULL && strstr(info.media_type, "manifest") != NULL, "media type %s",
+        info.media_type ? info.media_type : "NULL");
+  /* JSON as stored (umoci ends it with a newline). */
+  size_t end = info.manifest_len;
+  while (end > 0 && info.manifest != NULL && (info.manifest[end - 1] == '\n' || info.manifest[end - 1] == ' '))
+    end--;
+  CHECK(info.manifest != NULL && end > 2 && info.manifest[0] == '{' && info.manifest[end - 1] == '}',
+        "manifest bytes (%zu)", info.manifest_len);
+  CHECK(info.ref_name != NULL && strcmp(info.ref_name, "v1") == 0, "ref name %s",
+        info.ref_name ? info.ref_name : "NULL");
+  CHECK(info.repo_tag == NULL, "a layout has no repo tag");
+  idp_image_info_clear(&info);
+  CHECK(info.manifest == NULL && info.manifest_len == 0 && info.media_type == NULL &&
+            info.ref_name == NULL && info.digest[0] == 0,
+        "clear resets the struct");
+  idp_image_info_clear(&info); /* twice: harmless */
+  idp_image_info_clear(NULL);
+
+  /* A classic docker archive: its manifest is made during the push, so no digest yet. */
+  char docker[4200];
+  snprintf(docker, sizeof docker, "docker-archive:%s/archives/docker-skopeo.tar", fixtures);
+  CHECK(idp_inspect(docker, NULL, &info, NULL) == IDP_STATUS_OK, "inspect docker archive");
+  CHECK(info.kind == IDP_SOURCE_KIND_DOCKER_ARCHIVE, "docker kind %u", info.kind);
+  CHECK(info.digest[0] == 0 && info.manifest == NULL && info.media_type == NULL,
+        "classic docker archive: no manifest before the push");
+  CHECK(info.repo_tag != NULL && strcmp(info.repo_tag, "app:v1") == 0, "repo tag %s",
+        info.repo_tag ? info.repo_tag : "NULL");
+  idp_image_info_clear(&info);
+  /* ...unless its layers are kept as stored: then the manifest is known. */
+  o.keep_uncompressed = true;
+  CHECK(idp_inspect(docker, &o, &info, NULL) == IDP_STATUS_OK, "inspect, kept uncompressed");
+  CHECK(strncmp(info.digest, "sha256:", 7) == 0 && info.manifest != NULL,
+        "kept uncompressed: digest %s", info.digest);
+  idp_image_info_clear(&info);
+  o.keep_uncompressed = false;
+
+  /* An index narrowed to one platform reports that platform's manifest. */
+  char multi[4200];
+  snprintf(multi, sizeof multi, "oci-archive:%s/archives/multi.tar:multi", fixtures);
+  CHECK(idp_inspect(multi, NULL, &info, NULL) == IDP_STATUS_OK, "inspect multi");
+  CHECK(info.kind == IDP_SOURCE_KIND_OCI_ARCHIVE, "multi kind %u", info.kind);
+  char index_digest[IDP_DIGEST_CAPACITY];
+  memcpy(index_digest, info.digest, sizeof index_digest);
+  CHECK(info.media_type != NULL && strstr(info.media_type, "index") != NULL, "multi: an index");
+  idp_image_info_clear(&info);
+  o.platform = "linux/arm64";
+  CHECK(idp_inspect(multi, &o, &info, NULL) == IDP_STATUS_OK, "inspect multi arm64");
+  CHECK(strcmp(info.digest, index_digest) != 0 && info.media_type != NULL &&
+            strstr(info.media_type, "index") == NULL,
+        "arm64: its own manifest, %s", info.digest);
+  idp_image_info_clear(&info);
+  o.platform = NULL;
+
+  /* Bad arguments: a status, a message, and nothing written. */
+  memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  CHECK(idp_inspect(NULL, &o, &info, NULL) == IDP_STATUS_NULL_PARAMETER, "inspect NULL source");
+  CHECK(idp_inspect(source, &o, NULL, NULL) == IDP_STATUS_NULL_PARAMETER, "inspect NULL info");
+  const char bad_utf8[] = {'o', 'c', 'i', ':', (char)0xff, 0};
+  CHECK(idp_inspect(bad_utf8, &o, &info, NULL) == IDP_STATUS_INVALID_UTF8, "inspect bad UTF-8");
+  err = NULL;
+  CHECK(idp_inspect("oci:/nonexistent/layout:v1", &o, &info, &err) == IDP_STATUS_INVALID_SOURCE,
+        "inspect missing layout");
+  CHECK(err != NULL && strstr(err, "/nonexistent/layout") != NULL && strchr(err, '\n') == NULL,
+        "inspect message: %s", err ? err : "NULL");
+  idp_string_free(err);
+  CHECK(info.manifest == NULL && info.digest[0] == 0, "nothing written on failure");
+  idp_image_info small = {.struct_size = sizeof small - 1};
+  CHECK(idp_inspect(source, &o, &small, NULL) == IDP_STATUS_INVALID_ARGUMENT, "info size");
 }
 
 struct progress_sum {
@@ -335,12 +418,14 @@ int main(void) {
   user = need("IDP_TEST_USERNAME");
   password = need("IDP_TEST_PASSWORD");
   layout = need("IDP_TEST_LAYOUT");
+  fixtures = need("IDP_TEST_FIXTURES");
   expected_digest = need("IDP_TEST_EXPECTED_DIGEST");
   snprintf(source, sizeof source, "oci:%s:v1", layout);
 
   test_version_and_messages();
   test_null_and_utf8();
   test_bad_inputs();
+  test_inspect();
   test_push_and_login();
   test_cancel();
   test_threads();
