@@ -21,8 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cnoe-io/idp-push/bindings/go/pkg/archive"
-	"github.com/cnoe-io/idp-push/bindings/go/pkg/layout"
+	"github.com/cnoe-io/idp-push/bindings/go/pkg/source"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
 )
 
@@ -75,7 +74,7 @@ func (b *Builder) isolation() string {
 // Image is an image exported from Buildah storage into a temporary OCI layout. It implements
 // types.LocalImage and io.Closer; Close removes the temporary directory.
 type Image struct {
-	*layout.Image
+	*source.Image
 	ref  string
 	dir  string
 	once sync.Once
@@ -188,7 +187,7 @@ func (b *Builder) export(ctx context.Context, ref, tag, driver string) (_ *Image
 	if err := b.run(ctx, io.Discard, args...); err != nil {
 		return nil, fmt.Errorf("exporting %s from Buildah storage: %w", ref, err)
 	}
-	img, err := layout.OpenDir(layoutDir, tag)
+	img, err := source.Spec{Input: "oci:" + layoutDir + ":" + tag, Kind: source.Layout, Path: layoutDir, Ref: tag}.Open()
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +263,7 @@ func (t *tail) lastLine() string {
 
 // tagOf is the tag of an image reference ("latest" when it has none).
 func tagOf(ref string) string {
-	if _, tag := archive.SplitRepoTag(ref); tag != "" {
+	if _, tag := source.SplitRepoTag(ref); tag != "" {
 		return tag
 	}
 	return "latest"

@@ -54,7 +54,13 @@ func Version() string { return cidp.Version() }
 // OpenImage opens a local image: "oci:DIR[:TAG]" or a layout directory,
 // "oci-archive:FILE[:TAG]", "docker-archive:FILE[:NAME:TAG]", or a path to a tar file (its
 // kind is detected); see package source.
-func OpenImage(image string) (types.LocalImage, error) { return source.Open(image) }
+func OpenImage(image string) (types.LocalImage, error) {
+	img, err := source.Open(image)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return img, nil
+}
 
 // Push pushes image to destination ("host[:port]/path[:tag]"); see PushImage.
 func (c *Client) Push(ctx context.Context, image types.Image, destination string, opts types.PushOptions) error {

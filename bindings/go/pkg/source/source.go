@@ -23,8 +23,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/cnoe-io/idp-push/bindings/go/pkg/archive"
-	"github.com/cnoe-io/idp-push/bindings/go/pkg/layout"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
 )
 
@@ -128,7 +126,7 @@ func Parse(image string) (Spec, error) {
 	}
 	// PATH:REST: a layout directory with a tag, or an archive with a tag or NAME:TAG. A
 	// directory must hold a layout, so that image names are not taken for directories.
-	if dir, tag := splitLast(image); tag != "" && layout.IsLayout(dir) {
+	if dir, tag := splitLast(image); tag != "" && isLayout(dir) {
 		s.Kind, s.Path, s.Ref = Layout, dir, tag
 		return s, nil
 	}
@@ -141,29 +139,12 @@ func Parse(image string) (Spec, error) {
 }
 
 // Open parses image and opens it; see Spec.Open.
-func Open(image string) (types.LocalImage, error) {
+func Open(image string) (*Image, error) {
 	s, err := Parse(image)
 	if err != nil {
 		return nil, err
 	}
 	return s.Open()
-}
-
-// Open opens a layout or archive image. Images in container storage are not opened here (see
-// package buildah): Open fails for them with StatusInvalidSource.
-func (s Spec) Open() (types.LocalImage, error) {
-	switch s.Kind {
-	case Layout:
-		return layout.OpenDir(s.Path, s.Ref)
-	case OCIArchive:
-		return archive.OpenOCI(s.Path, s.Ref)
-	case DockerArchive:
-		return archive.OpenDocker(s.Path, s.Ref)
-	case Archive:
-		return archive.Open(s.Path, s.Ref)
-	}
-	return nil, &types.Error{Code: types.StatusInvalidSource,
-		Message: fmt.Sprintf("%s is not an OCI layout or an image archive; use %s", s.Input, Forms)}
 }
 
 // splitLast splits PATH:TAG at the last ':' whose tail holds no '/', unless the whole string
@@ -196,6 +177,16 @@ func splitFirstFile(s string) (file, rest string) {
 	return s, ""
 }
 
+// isLayout reports whether dir holds an OCI image layout (an oci-layout or index.json file).
+func isLayout(dir string) bool {
+	for _, f := range []string{"oci-layout", "index.json"} {
+		if isFile(filepath.Join(dir, f)) {
+			return true
+		}
+	}
+	return false
+}
+
 func isFile(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.Mode().IsRegular()
@@ -226,8 +217,9 @@ func (s Spec) BaseName() string {
 			p = abs
 		}
 	}
-	if s.Kind == Layout {
-		return filepath.Base(filepath.Clean(p))
+	b := filepath.Base(filepath.Clean(p))
+	if s.Kind != Layout && len(b) > len(".tar") && strings.EqualFold(b[len(b)-len(".tar"):], ".tar") {
+		b = b[:len(b)-len(".tar")]
 	}
-	return archive.BaseName(p)
+	return b
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/cnoe-io/idp-push/bindings/go/pkg/archive"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/buildah"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/cmd/internal/cmdutil"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/registry"
@@ -346,7 +345,13 @@ func run(cmd *cobra.Command, deps Deps, f *flags, image string) (err error) {
 }
 
 // openLocal opens a layout or archive IMAGE (the default OpenLayout and OpenArchive).
-func openLocal(spec source.Spec) (types.Image, error) { return spec.Open() }
+func openLocal(spec source.Spec) (types.Image, error) {
+	img, err := spec.Open()
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return img, nil
+}
 
 // resolveImage is the one place that maps IMAGE to an image: source.Parse says which kind of
 // source it names, and each kind has its opener. With --build, IMAGE names the built image.
@@ -404,8 +409,9 @@ func isTransport(t string) bool {
 //   - layout: the directory's name; TAG, else the layout's ref name;
 //   - oci-archive: the file's name without .tar; TAG, else the archive's ref name (when it
 //     holds one image);
-//   - docker-archive: NAME:TAG (last path component of NAME; no TAG is latest), else the
-//     archive's single RepoTag, else the file's name without .tar;
+//   - docker-archive: the image's RepoTag as the library reports it (the NAME:TAG asked for,
+//     else the archive's single RepoTag; last path component of NAME; no TAG is latest), else
+//     the file's name without .tar;
 //   - a tar file without transport: as the kind it turned out to be;
 //   - a Buildah image: the last path component of its name, and its tag.
 //
@@ -415,13 +421,10 @@ func nameAndTag(spec source.Spec, img types.Image) (name, tag string) {
 	case source.Layout, source.OCIArchive:
 		name, tag = spec.BaseName(), spec.Ref
 	case source.DockerArchive, source.Archive:
-		named, _ := img.(types.NamedImage)
-		switch {
-		case spec.Kind == source.DockerArchive && spec.Ref != "":
-			name, tag = repoName(archive.Familiar(spec.Ref))
-		case named != nil && named.RepoTag() != "":
+		// The library's RepoTag is the NAME[:TAG] asked for, else the archive's only RepoTag.
+		if named, ok := img.(types.NamedImage); ok && named.RepoTag() != "" {
 			name, tag = repoName(named.RepoTag())
-		default:
+		} else {
 			name = spec.BaseName()
 		}
 	default:
@@ -439,7 +442,7 @@ func nameAndTag(spec source.Spec, img types.Image) (name, tag string) {
 // repoName splits an image reference ([host[:port]/]path/name[:tag][@digest]) into the last
 // path component of its name and its tag.
 func repoName(ref string) (name, tag string) {
-	repo, tag := archive.SplitRepoTag(ref)
+	repo, tag := source.SplitRepoTag(ref)
 	return path.Base(repo), tag
 }
 
@@ -447,7 +450,7 @@ func repoName(ref string) (name, tag string) {
 // reference ("docker.io/library/app:v1", as some tools write ref names).
 func tagOf(refName string) string {
 	if strings.ContainsAny(refName, "/:@") {
-		_, tag := archive.SplitRepoTag(refName)
+		_, tag := source.SplitRepoTag(refName)
 		return tag
 	}
 	return refName
