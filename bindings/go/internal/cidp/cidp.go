@@ -41,8 +41,10 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/cgo"
+	"time"
 	"unsafe"
 
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
@@ -73,6 +75,10 @@ type Options struct {
 	// KeepUncompressed (Push only) pushes the layers of a classic docker archive as stored
 	// instead of gzip-compressing them while they stream.
 	KeepUncompressed bool
+	// Timeout is how long a connection may stay silent (and the longest wait to connect)
+	// before the request fails; 0 for the library's defaults (120 s, 15 s to connect). It is
+	// sent in whole milliseconds, rounded up.
+	Timeout time.Duration
 	// Progress receives push progress events (nil: none). It runs on a library thread, never
 	// twice at once for one push, and must return quickly. A panic in it cancels the push and
 	// is re-raised by Push once the C call has returned. It must not call runtime.Goexit
@@ -84,8 +90,8 @@ type Options struct {
 // that options printed by mistake leak nothing.
 func (o Options) String() string {
 	creds := types.Credentials{Username: o.Username, Password: o.Password, IdentityToken: o.IdentityToken}
-	return fmt.Sprintf("{credentials:%v ca:%q insecure:%t plainHTTP:%t concurrency:%d chunk:%d platform:%q}",
-		creds, o.CAFile, o.Insecure, o.PlainHTTP, o.Concurrency, o.ChunkSize, o.Platform)
+	return fmt.Sprintf("{credentials:%v ca:%q insecure:%t plainHTTP:%t concurrency:%d chunk:%d platform:%q timeout:%v}",
+		creds, o.CAFile, o.Insecure, o.PlainHTTP, o.Concurrency, o.ChunkSize, o.Platform, o.Timeout)
 }
 
 // GoString hides the secrets in %#v too.
@@ -209,6 +215,10 @@ type call struct {
 // library does all network I/O on its own runtime threads, which block SIGPIPE, so a write to
 // a connection the registry closed fails with EPIPE there instead of killing the process.
 func newCall(ctx context.Context, o Options) (*call, error) {
+	timeoutMS, err := milliseconds(o.Timeout)
+	if err != nil {
+		return nil, err
+	}
 	c := &call{stop: func() {}}
 	c.token = C.idp_cancel_token_new()
 	if c.token == nil {
@@ -246,6 +256,7 @@ func newCall(ctx context.Context, o Options) (*call, error) {
 		c.options.platform = c.platform
 	}
 	c.options.keep_uncompressed = C.bool(o.KeepUncompressed)
+	c.options.timeout_ms = C.uint32_t(timeoutMS)
 	c.options.cancel = c.token
 	if o.Progress != nil {
 		c.progress = &progress{fn: o.Progress, token: c.token}
@@ -254,6 +265,16 @@ func newCall(ctx context.Context, o Options) (*call, error) {
 	}
 	c.stop = watch(ctx, c.token)
 	return c, nil
+}
+
+// milliseconds is d for idp_options.timeout_ms: whole milliseconds, rounded up so that a
+// positive timeout never becomes 0 (the defaults).
+func milliseconds(d time.Duration) (uint32, error) {
+	if d < 0 || d > time.Duration(math.MaxUint32)*time.Millisecond {
+		return 0, &types.Error{Code: types.StatusInvalidArgument,
+			Message: fmt.Sprintf("timeout %v is out of range (0 to %v)", d, time.Duration(math.MaxUint32)*time.Millisecond)}
+	}
+	return uint32((d + time.Millisecond - 1) / time.Millisecond), nil
 }
 
 // finish runs right after the C call returned: it stops the context watcher and re-raises a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -471,6 +472,55 @@ func TestOptionsHideSecrets(t *testing.T) {
 	for _, shown := range []string{fmt.Sprint(o), fmt.Sprintf("%v %+v %#v %s", o, o, o, o)} {
 		if strings.Contains(shown, "Secret-") || !strings.Contains(shown, "ca.crt") {
 			t.Errorf("shown as %s", shown)
+		}
+	}
+}
+
+func TestTimeoutReachesTheLibrary(t *testing.T) {
+	// A server that accepts connections and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	start := time.Now()
+	_, err = Login(context.Background(), ln.Addr().String(), Options{PlainHTTP: true, Timeout: 300 * time.Millisecond})
+	if !errors.Is(err, types.ErrNetwork) || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("err = %v, want a network timeout", err)
+	}
+	// The library's default is 120 s; retries of a timed-out request stay well under that.
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("took %v with a 300ms timeout", took)
+	}
+
+	for d, want := range map[time.Duration]uint32{0: 0, time.Nanosecond: 1, 1500 * time.Microsecond: 2, time.Minute: 60000} {
+		if got, err := milliseconds(d); err != nil || got != want {
+			t.Errorf("milliseconds(%v) = %d, %v; want %d", d, got, err, want)
+		}
+	}
+	for _, bad := range []time.Duration{-time.Second, 50 * 24 * time.Hour} {
+		if _, err := Login(context.Background(), ln.Addr().String(), Options{Timeout: bad}); !errors.Is(err, types.ErrInvalidArgument) {
+			t.Errorf("timeout %v: %v", bad, err)
 		}
 	}
 }

@@ -93,6 +93,7 @@ func (c *Client) PushImage(ctx context.Context, image types.Image, destination s
 	o.ChunkSize = opts.ChunkSize
 	o.Platform = opts.Platform
 	o.KeepUncompressed = opts.KeepUncompressed
+	o.Timeout = opts.Timeout
 	r, err := cidp.Push(ctx, local.Source(), destination, o)
 	if err != nil {
 		return types.PushResult{}, err
@@ -131,6 +132,7 @@ func (c *Client) LoginWithResult(ctx context.Context, registry string, creds typ
 		return types.LoginResult{}, err
 	}
 	o.SaveCredentials = opts.Save
+	o.Timeout = opts.Timeout
 	return cidp.Login(ctx, registry, o)
 }
 

@@ -2,6 +2,7 @@ package types
 
 import (
 	"strconv"
+	"time"
 
 	idptls "github.com/cnoe-io/idp-push/bindings/go/pkg/tls"
 )
@@ -14,6 +15,8 @@ type LoginOptions struct {
 	// the docker config's auths (file mode 0600). It needs credentials to store: with none
 	// given or found the login fails with StatusInvalidArgument.
 	Save bool
+	// Timeout is as in PushOptions.
+	Timeout time.Duration
 }
 
 // AuthScheme is how a registry authenticated the caller. The numbers are those of the C ABI

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"time"
 
 	idptls "github.com/cnoe-io/idp-push/bindings/go/pkg/tls"
 )
@@ -148,6 +149,10 @@ type PushOptions struct {
 	// (uncompressed tars) instead of gzip-compressing them while they stream. No effect on
 	// other sources.
 	KeepUncompressed bool
+	// Timeout is how long the registry may stay silent (and the longest wait to connect)
+	// before a request fails as a timeout; 0 for the library's defaults (120 s, 15 s to
+	// connect).
+	Timeout time.Duration
 	// Progress, when not nil, receives progress events. It is called from a library thread,
 	// never twice at the same time for one push, and must return quickly. Nil means quiet.
 	Progress func(ProgressEvent)

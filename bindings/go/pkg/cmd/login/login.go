@@ -159,7 +159,7 @@ func run(cmd *cobra.Command, deps Deps, f *flags, arg string) error {
 		log.Debug("login: no credentials given; verifying those in the docker config, credential helpers "+
 			"or containers auth file", "registry", reg)
 	}
-	res, err := deps.Registry.LoginWithResult(ctx, reg, creds.Credentials, types.LoginOptions{TLS: tlsOptions, Save: save})
+	res, err := deps.Registry.LoginWithResult(ctx, reg, creds.Credentials, types.LoginOptions{TLS: tlsOptions, Save: save, Timeout: f.access.Timeout()})
 	if err != nil {
 		return cmdutil.ExplainUnauthorized(err, creds, reg)
 	}

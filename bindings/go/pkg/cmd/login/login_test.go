@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cnoe-io/idp-push/bindings/go/internal/testenv"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/auth"
@@ -71,6 +72,12 @@ func TestCredentialPrecedenceAndSave(t *testing.T) {
 			types.Credentials{}, false, 0,
 			"No credentials given or found: gitea.cnoe.localtest.me:8443 accepts anonymous access; nothing saved"},
 	}
+	t.Run("--timeout reaches the registry", func(t *testing.T) {
+		reg := &mocks.Registry{}
+		if r := runLogin(t, reg, nil, "", "--timeout", "1m30s"); r.err != nil || onlyLogin(t, reg).Options.Timeout != 90*time.Second {
+			t.Errorf("--timeout 1m30s: %v", r.err)
+		}
+	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			reg := &mocks.Registry{}

@@ -295,6 +295,7 @@ func run(cmd *cobra.Command, deps Deps, f *flags, image string) (err error) {
 		Concurrency:      f.concurrency,
 		Platform:         f.platform,
 		KeepUncompressed: f.keepUncompressed,
+		Timeout:          f.access.Timeout(),
 	}
 	var view *progressView
 	if !f.quiet {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cnoe-io/idp-push/bindings/go/internal/testenv"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/mocks"
@@ -176,6 +177,10 @@ func TestPlatformAndKeepUncompressedFlags(t *testing.T) {
 		if o.Platform != c.platform || o.KeepUncompressed != c.keep {
 			t.Errorf("%v: platform %q keep %v", c.args, o.Platform, o.KeepUncompressed)
 		}
+	}
+	f := newFixture()
+	if r := f.run(t, "", "oci:/x", "--timeout", "45s"); r.err != nil || f.onlyPush(t).Options.Timeout != 45*time.Second {
+		t.Errorf("--timeout 45s: %v", r.err)
 	}
 	for _, bad := range []string{"linux", "linux/", "/amd64", "linux/arm/v7/x", "linux/amd 64", "linux//arm64", "linux/arm64:x"} {
 		f := newFixture()

@@ -1,6 +1,8 @@
 package cmdutil
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/auth"
@@ -17,16 +19,19 @@ const (
 	insecureUsage      = "Skip TLS certificate verification (for example Gitea's self-signed certificate)"
 	caFileUsage        = "PEM file with CA certificates to trust (for example IDPBuilder's idpbuilder-cert ca.crt)"
 	plainHTTPUsage     = "Talk to the registry over plain HTTP"
+	timeoutUsage       = "How long the registry may stay silent (and the longest wait to connect) before the command fails, e.g. 30s or 5m; 0 for the defaults (2m, 15s to connect)"
 )
 
 // Access holds the flags with which push and login reach a registry: who the user is
 // (--username, --password, --password-stdin) and how the registry is trusted (--ca-file,
-// --insecure, --plain-http). Both commands take them with the same names and meanings.
+// --insecure, --plain-http), and how long it may take to answer (--timeout). Both commands
+// take them with the same names and meanings.
 type Access struct {
 	username, password  string
 	passwordStdin       bool
 	caFile              string
 	insecure, plainHTTP bool
+	timeout             time.Duration
 }
 
 // AddFlags registers the access flags on cmd.
@@ -38,7 +43,11 @@ func (a *Access) AddFlags(cmd *cobra.Command) {
 	fl.StringVar(&a.caFile, "ca-file", "", caFileUsage)
 	fl.BoolVar(&a.insecure, "insecure", false, insecureUsage)
 	fl.BoolVar(&a.plainHTTP, "plain-http", false, plainHTTPUsage)
+	fl.DurationVar(&a.timeout, "timeout", 0, timeoutUsage)
 }
+
+// Timeout is --timeout (0: the library's defaults).
+func (a *Access) Timeout() time.Duration { return a.timeout }
 
 // Resolve checks the trust flags, then resolves the credentials the flags and the environment
 // give (reading stdin for --password-stdin). A missing --ca-file, or --ca-file with
