@@ -111,24 +111,9 @@ INI
   "$binary" --config "$state/custom/conf/app.ini" web >"$state/gitea.log" 2>&1 &
   echo $! >"$state/gitea.pid"
 
-  # Run as root, nginx's workers would drop to "nobody", which cannot write request bodies into
-  # a state directory that only root may enter.
-  local nginx_user=""
-  [ "$(id -u)" -eq 0 ] && nginx_user="user root;"
-  cat >"$state/nginx.conf" <<CONF
-daemon off;
-$nginx_user
-worker_processes 1;
-pid $state/nginx.pid;
-error_log $state/nginx-error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path $state/nginx-tmp/body;
-  proxy_temp_path $state/nginx-tmp/proxy;
-  fastcgi_temp_path $state/nginx-tmp/fastcgi;
-  uwsgi_temp_path $state/nginx-tmp/uwsgi;
-  scgi_temp_path $state/nginx-tmp/scgi;
+  {
+    nginx_conf_head "$state" "$state/nginx-tmp"
+    cat <<CONF
   server {
     listen 127.0.0.1:$tls_port ssl;
     server_name $HOST;
@@ -147,6 +132,7 @@ http {
   }
 }
 CONF
+  } >"$state/nginx.conf"
   nginx -c "$state/nginx.conf" -e "$state/nginx-error.log" >"$state/nginx.out" 2>&1 &
   echo $! >"$state/nginx.pid.run"
 

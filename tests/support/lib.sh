@@ -25,6 +25,31 @@ wait_ready() {
   return 1
 }
 
+# nginx_conf_head STATE TMP: the start of an nginx.conf for a server run in the foreground from
+# STATE (pid file and error log there, request bodies under TMP), up to and including the
+# opening "http {" and its temp paths; the caller writes the servers and the closing brace.
+nginx_conf_head() {
+  local state=$1 tmp=$2
+  mkdir -p "$tmp"
+  # Run as root, nginx's workers would drop to "nobody", which cannot write request bodies into
+  # a state directory that only root may enter.
+  [ "$(id -u)" -eq 0 ] && echo "user root;"
+  cat <<CONF
+daemon off;
+worker_processes 1;
+pid $state/nginx.pid;
+error_log $state/nginx-error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/body;
+  proxy_temp_path $tmp/proxy;
+  fastcgi_temp_path $tmp/fastcgi;
+  uwsgi_temp_path $tmp/uwsgi;
+  scgi_temp_path $tmp/scgi;
+CONF
+}
+
 # start_registry STATE: a TLS registry with htpasswd, and nginx fronts for it (16m body limit,
 # 429, 503), in STATE; exports their IDP_TEST_* settings. stop_test_services STATE stops them
 # and removes STATE.

@@ -23,25 +23,9 @@ start() {
   . "$registry_state/env"
   local port port429 port503
   port=$(free_port); port429=$(free_port); port503=$(free_port)
-  mkdir -p "$state/tmp"
-  # Run as root, nginx's workers would drop to "nobody", which cannot write request bodies into
-  # a state directory that only root may enter.
-  local nginx_user=""
-  [ "$(id -u)" -eq 0 ] && nginx_user="user root;"
-  cat >"$state/nginx.conf" <<CONF
-daemon off;
-$nginx_user
-worker_processes 1;
-pid $state/nginx.pid;
-error_log $state/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path $state/tmp/body;
-  proxy_temp_path $state/tmp/proxy;
-  fastcgi_temp_path $state/tmp/fastcgi;
-  uwsgi_temp_path $state/tmp/uwsgi;
-  scgi_temp_path $state/tmp/scgi;
+  {
+    nginx_conf_head "$state" "$state/tmp"
+    cat <<CONF
   # Connections to the registry are kept alive, as ingress-nginx does by default
   # (upstream-keepalive-connections).
   upstream registry {
@@ -107,9 +91,10 @@ http {
   }
 }
 CONF
-  nginx -c "$state/nginx.conf" -e "$state/error.log" >"$state/nginx.out" 2>&1 &
+  } >"$state/nginx.conf"
+  nginx -c "$state/nginx.conf" -e "$state/nginx-error.log" >"$state/nginx.out" 2>&1 &
   echo $! >"$state/pid"
-  wait_ready nginx "$(cat "$state/pid")" "$state/error.log" 50 \
+  wait_ready nginx "$(cat "$state/pid")" "$state/nginx-error.log" 50 \
     curl -s -o /dev/null --cacert "$IDP_TEST_CA" "https://127.0.0.1:$port/v2/"
   cat >"$state/env" <<ENV
 export IDP_TEST_PROXY=127.0.0.1:$port
