@@ -500,7 +500,8 @@ void idp_cancel_token_free(struct idp_cancel_token *token);
 /**
  * Opens `source` as `idp_push` would (the same forms, and the same checks of every manifest
  * and tar header) and reports what a push of it would send, without any network access.
- * Of `options` (NULL for defaults) only `platform` and `keep_uncompressed` apply.
+ * Of `options` (NULL for defaults) only `platform` and `keep_uncompressed` apply; the others
+ * are checked as `idp_push` checks them, but not used.
  *
  * - `info`: must not be NULL; written only on success; release with `idp_image_info_clear`.
  * - `error_message`: as for `idp_push`.
