@@ -6,9 +6,10 @@ use super::guard::{guard, required_str, FfiError};
 use super::options::{idp_options, read_options};
 use super::push::{c_text, check_result_size, IDP_DIGEST_CAPACITY};
 use super::status::idp_status;
+use super::strings::c_string;
 use crate::source::{SourceKind, SourceOptions};
 use std::ffi::{c_char, CString};
-use std::mem::size_of;
+use std::mem::{offset_of, size_of};
 
 /// Which kind of image store a source turned out to be.
 #[allow(non_camel_case_types)]
@@ -78,7 +79,7 @@ pub unsafe extern "C" fn idp_inspect(
         if info.is_null() {
             return Err(FfiError::new(idp_status::NullParameter, "info is NULL"));
         }
-        check_result_size(info, "info", size_of::<idp_image_info>())?;
+        check_result_size(info, "info", FIRST_VERSION_SIZE)?;
         let settings = read_options(options)?;
         let inspection = crate::inspect_blocking(
             source,
@@ -87,39 +88,35 @@ pub unsafe extern "C" fn idp_inspect(
                 keep_uncompressed: settings.keep_uncompressed,
             },
         )?;
-        let (digest, media_type, manifest, manifest_len) = match inspection.manifest {
+        let name = |n: Option<String>| n.as_deref().map_or(std::ptr::null_mut(), c_string);
+        // Field by field through the raw pointer, as idp_push writes its result: a caller
+        // compiled against an older header has a smaller struct, so no reference to the whole
+        // struct may be formed. Fields appended later are written only when has_room says so.
+        (*info).kind = inspection.info.kind.into();
+        (*info).ref_name = name(inspection.info.ref_name);
+        (*info).repo_tag = name(inspection.info.repo_tag);
+        match inspection.manifest {
             Some(m) => {
                 let bytes = Box::into_raw(m.bytes.into_boxed_slice());
-                (
-                    c_text(m.digest.as_str()),
-                    owned_c_string(&m.media_type),
-                    bytes.cast::<u8>(),
-                    bytes.len(),
-                )
+                (*info).digest = c_text(m.digest.as_str());
+                (*info).media_type = c_string(&m.media_type);
+                (*info).manifest = bytes.cast::<u8>();
+                (*info).manifest_len = bytes.len();
             }
-            None => (c_text(""), std::ptr::null_mut(), std::ptr::null_mut(), 0),
-        };
-        info.write(idp_image_info {
-            struct_size: (*info).struct_size,
-            kind: inspection.info.kind.into(),
-            digest,
-            media_type,
-            manifest,
-            manifest_len,
-            ref_name: inspection
-                .info
-                .ref_name
-                .as_deref()
-                .map_or(std::ptr::null_mut(), owned_c_string),
-            repo_tag: inspection
-                .info
-                .repo_tag
-                .as_deref()
-                .map_or(std::ptr::null_mut(), owned_c_string),
-        });
+            None => {
+                (*info).digest = c_text("");
+                (*info).media_type = std::ptr::null_mut();
+                (*info).manifest = std::ptr::null_mut();
+                (*info).manifest_len = 0;
+            }
+        }
         Ok(())
     })
 }
+
+/// The end of the last field of the first version of `idp_image_info`: what `idp_inspect`
+/// needs of a caller's struct, and what `idp_image_info_clear` frees.
+const FIRST_VERSION_SIZE: usize = offset_of!(idp_image_info, repo_tag) + size_of::<*mut c_char>();
 
 /// Releases what `idp_inspect` allocated in `info` and sets those pointers to NULL (and
 /// `manifest_len` to 0, `digest` to ""). NULL, and a struct already cleared or never filled
@@ -130,34 +127,31 @@ pub unsafe extern "C" fn idp_inspect(
 /// `idp_inspect`.
 #[no_mangle]
 pub unsafe extern "C" fn idp_image_info_clear(info: *mut idp_image_info) {
-    if info.is_null() {
+    // A struct smaller than the first version was never filled by idp_inspect.
+    if info.is_null() || (*info).struct_size < FIRST_VERSION_SIZE {
         return;
     }
     let _ = std::panic::catch_unwind(|| {
-        let info = &mut *info;
-        for s in [&mut info.media_type, &mut info.ref_name, &mut info.repo_tag] {
-            if !s.is_null() {
-                drop(CString::from_raw(*s));
-                *s = std::ptr::null_mut();
+        for field in [
+            std::ptr::addr_of_mut!((*info).media_type),
+            std::ptr::addr_of_mut!((*info).ref_name),
+            std::ptr::addr_of_mut!((*info).repo_tag),
+        ] {
+            if !(*field).is_null() {
+                drop(CString::from_raw(*field));
+                *field = std::ptr::null_mut();
             }
         }
-        if !info.manifest.is_null() {
+        if !(*info).manifest.is_null() {
             drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
-                info.manifest,
-                info.manifest_len,
+                (*info).manifest,
+                (*info).manifest_len,
             )));
         }
-        info.manifest = std::ptr::null_mut();
-        info.manifest_len = 0;
-        info.digest = [0; IDP_DIGEST_CAPACITY];
+        (*info).manifest = std::ptr::null_mut();
+        (*info).manifest_len = 0;
+        (*info).digest = [0; IDP_DIGEST_CAPACITY];
     });
-}
-
-/// A library-owned copy of `s` for C (interior NULs, which JSON can carry, written as `\0`).
-fn owned_c_string(s: &str) -> *mut c_char {
-    CString::new(s.replace('\0', "\\0"))
-        .map(CString::into_raw)
-        .unwrap_or(std::ptr::null_mut())
 }
 
 impl From<SourceKind> for idp_source_kind {

@@ -10,14 +10,16 @@ pub unsafe fn set_message(out: *mut *mut c_char, message: Option<&str>) {
     if out.is_null() {
         return;
     }
-    *out = match message {
-        // Interior NULs would truncate the message in C; they cannot come from our messages,
-        // but user input echoed in one could hold them.
-        Some(m) => CString::new(m.replace('\0', "\\0"))
-            .map(CString::into_raw)
-            .unwrap_or(std::ptr::null_mut()),
-        None => std::ptr::null_mut(),
-    };
+    *out = message.map_or(std::ptr::null_mut(), c_string);
+}
+
+/// A library-owned, NUL-terminated copy of `s` for C, freed with `idp_string_free` (or by the
+/// free function of the struct holding it). Interior NULs, which would cut the text short in C
+/// (user input echoed in a message, JSON strings), are written as `\0`.
+pub fn c_string(s: &str) -> *mut c_char {
+    CString::new(s.replace('\0', "\\0"))
+        .map(CString::into_raw)
+        .unwrap_or(std::ptr::null_mut())
 }
 
 /// Frees a string the library returned (an `error_message`). NULL is accepted and ignored.

@@ -199,7 +199,7 @@ static void test_inspect(void) {
   CHECK(info.repo_tag == NULL, "a layout has no repo tag");
   idp_image_info_clear(&info);
   CHECK(info.manifest == NULL && info.manifest_len == 0 && info.media_type == NULL &&
-            info.ref_name == NULL && info.digest[0] == 0,
+            info.ref_name == NULL && info.repo_tag == NULL && info.digest[0] == 0,
         "clear resets the struct");
   idp_image_info_clear(&info); /* twice: harmless */
   idp_image_info_clear(NULL);
@@ -239,9 +239,11 @@ static void test_inspect(void) {
   idp_image_info_clear(&info);
   o.platform = NULL;
 
-  /* Bad arguments: a status, a message, and nothing written. */
-  memset(&info, 0, sizeof info);
-  info.struct_size = sizeof info;
+  /* Bad arguments: a status, a message, and nothing written (the struct keeps a sentinel). */
+  idp_image_info sentinel;
+  memset(&sentinel, 0xAB, sizeof sentinel);
+  sentinel.struct_size = sizeof sentinel;
+  memcpy(&info, &sentinel, sizeof info);
   CHECK(idp_inspect(NULL, &o, &info, NULL) == IDP_STATUS_NULL_PARAMETER, "inspect NULL source");
   CHECK(idp_inspect(source, &o, NULL, NULL) == IDP_STATUS_NULL_PARAMETER, "inspect NULL info");
   const char bad_utf8[] = {'o', 'c', 'i', ':', (char)0xff, 0};
@@ -252,9 +254,12 @@ static void test_inspect(void) {
   CHECK(err != NULL && strstr(err, "/nonexistent/layout") != NULL && strchr(err, '\n') == NULL,
         "inspect message: %s", err ? err : "NULL");
   idp_string_free(err);
-  CHECK(info.manifest == NULL && info.digest[0] == 0, "nothing written on failure");
-  idp_image_info small = {.struct_size = sizeof small - 1};
+  CHECK(memcmp(&info, &sentinel, sizeof info) == 0, "nothing written on failure");
+  idp_image_info small;
+  memcpy(&small, &sentinel, sizeof small);
+  small.struct_size = sizeof small - 1;
   CHECK(idp_inspect(source, &o, &small, NULL) == IDP_STATUS_INVALID_ARGUMENT, "info size");
+  CHECK(small.digest[0] == (char)0xAB && small.kind == sentinel.kind, "too small: untouched");
 }
 
 struct progress_sum {
