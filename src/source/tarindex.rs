@@ -85,16 +85,25 @@ impl TarIndex {
         let mut next_header = 0u64;
         let mut last_name: Option<String> = None;
         for entry in entries {
-            let entry = entry.map_err(|e| match &last_name {
-                // The tar crate's message would quote the header's bytes, which for a file that
-                // is not a tar are whatever text it holds.
-                None => Error::invalid_source(format!(
-                    "{shown} is not a tar archive (its first 512 bytes are not a valid tar \
-                     header)"
-                )),
-                Some(n) => Error::invalid_source(format!(
-                    "archive {shown} is corrupted or truncated after entry {n:?}: {e}"
-                )),
+            let entry = entry.map_err(|e| {
+                // The tar crate reports a malformed header as ErrorKind::Other with the
+                // header's raw bytes in the message, which may be any text of the file: only
+                // real I/O errors are worth quoting.
+                let detail = if e.kind() == std::io::ErrorKind::Other {
+                    String::new()
+                } else {
+                    format!(": {}", io_reason(&e))
+                };
+                match &last_name {
+                    None => Error::invalid_source(format!(
+                        "{shown} is not a tar archive (its first 512 bytes are not a valid tar \
+                         header){detail}"
+                    )),
+                    Some(n) => Error::invalid_source(format!(
+                        "archive {shown} is corrupted or truncated after entry {n:?}: the next \
+                         header is not a valid tar header{detail}"
+                    )),
+                }
             })?;
             let offset = entry.raw_file_position();
             let size = entry.size();
