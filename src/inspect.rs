@@ -3,7 +3,7 @@
 //! and show the digest, so they never parse layouts or archives themselves.
 
 use crate::error::Result;
-use crate::source::{Image, ManifestBlob, Source, SourceInfo, SourceOptions};
+use crate::source::{Image, ImageNode, ManifestBlob, Source, SourceInfo, SourceOptions};
 
 /// What [`inspect`] found.
 #[derive(Debug, Clone)]
@@ -22,7 +22,9 @@ pub struct Inspection {
 pub async fn inspect(source: &str, options: &SourceOptions) -> Result<Inspection> {
     let opened = Source::open(source, options).await?;
     let manifest = match opened.image {
-        Image::Ready(root) => Some(root.manifest().clone()),
+        Image::Ready(ImageNode::Manifest { manifest, .. } | ImageNode::Index { manifest, .. }) => {
+            Some(manifest)
+        }
         Image::Pending(_) => None,
     };
     Ok(Inspection {

@@ -496,6 +496,7 @@ fn date(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::fixed_vars;
 
     #[test]
     fn ca_file_errors_are_clear() {
@@ -566,15 +567,10 @@ mod tests {
 
     #[test]
     fn trust_env_from_vars() {
-        let vars = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| OsString::from(v))
-            }
-        };
-        let env = TrustEnv::from_vars(vars(&[("HOME", "/home/u"), ("SSL_CERT_FILE", "/b.pem")]));
+        let env = TrustEnv::from_vars(fixed_vars(&[
+            ("HOME", "/home/u"),
+            ("SSL_CERT_FILE", "/b.pem"),
+        ]));
         assert_eq!(
             env.certs_d,
             [
@@ -586,7 +582,10 @@ mod tests {
             .map(PathBuf::from)
         );
         assert_eq!(env.ssl_cert_file, Some(PathBuf::from("/b.pem")));
-        let env = TrustEnv::from_vars(vars(&[("HOME", "/h"), ("IDP_PUSH_CERTS_D", "/a:/b::/c")]));
+        let env = TrustEnv::from_vars(fixed_vars(&[
+            ("HOME", "/h"),
+            ("IDP_PUSH_CERTS_D", "/a:/b::/c"),
+        ]));
         assert_eq!(env.certs_d, ["/a", "/b", "/c"].map(PathBuf::from));
         assert_eq!(env.ssl_cert_file, None);
     }

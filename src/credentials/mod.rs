@@ -400,21 +400,26 @@ mod store {
     }
 }
 
+/// A variable lookup over fixed pairs, for tests of the `from_vars` constructors.
+#[cfg(test)]
+pub(crate) fn fixed_vars(
+    pairs: &'static [(&'static str, &'static str)],
+) -> impl Fn(&str) -> Option<OsString> {
+    move |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| OsString::from(v))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn environment_from_vars() {
-        let vars = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| OsString::from(v))
-            }
-        };
-        let env = Environment::from_vars(vars(&[("HOME", "/home/u"), ("PATH", "/bin")]));
+        let env = Environment::from_vars(fixed_vars(&[("HOME", "/home/u"), ("PATH", "/bin")]));
         assert_eq!(
             env.docker_config_file(),
             Some(PathBuf::from("/home/u/.docker/config.json"))
@@ -424,7 +429,7 @@ mod tests {
             vec![PathBuf::from("/home/u/.config/containers/auth.json")]
         );
         assert_eq!(env.path, Some(OsString::from("/bin")));
-        let env = Environment::from_vars(vars(&[
+        let env = Environment::from_vars(fixed_vars(&[
             ("HOME", "/home/u"),
             ("DOCKER_CONFIG", "/cfg"),
             ("XDG_RUNTIME_DIR", "/run/user/1"),
@@ -440,7 +445,7 @@ mod tests {
                 PathBuf::from("/home/u/.config/containers/auth.json")
             ]
         );
-        let env = Environment::from_vars(vars(&[
+        let env = Environment::from_vars(fixed_vars(&[
             ("REGISTRY_AUTH_FILE", "/a.json"),
             ("XDG_RUNTIME_DIR", "/run/user/1"),
         ]));

@@ -151,19 +151,19 @@ pub async fn open(
         (None, Some([only])) => Some(familiar(only)),
         _ => None,
     };
-    let form = open_form(index, files, &entries, entry, keep_uncompressed).await?;
+    let form = open_form(index, &shown, files, &entries, entry, keep_uncompressed).await?;
     Ok((form, repo_tag))
 }
 
 /// Opens `entry` of a docker archive's manifest.json in the form the archive holds it.
 async fn open_form(
     index: Arc<TarIndex>,
+    shown: &str,
     files: Files,
     entries: &[ManifestEntry],
     entry: &ManifestEntry,
     keep_uncompressed: bool,
 ) -> Result<Form> {
-    let shown = index.path().display().to_string();
 
     if index.contains("oci-layout") && index.contains("index.json") {
         let layout = Layout::with_files(files).await?;
@@ -172,7 +172,7 @@ async fn open_form(
     }
 
     let (config_entry, config, config_digest) = read_config(&index, &entry.config).await?;
-    let diff_ids = diff_ids(&config, &shown, &entry.config)?;
+    let diff_ids = diff_ids(&config, shown, &entry.config)?;
     if diff_ids.len() != entry.layers.len() {
         return Err(Error::invalid_source(format!(
             "{KIND} {shown}: manifest.json lists {} layers, but config {:?} has {} diff_ids",
