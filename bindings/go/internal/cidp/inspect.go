@@ -9,8 +9,6 @@ import "C"
 import (
 	"context"
 	"unsafe"
-
-	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
 )
 
 // SourceKind is the kind of image store idp_inspect found (idp_source_kind).
@@ -44,24 +42,18 @@ type Inspection struct {
 // Inspect opens source as Push would (same forms, same checks), without network access, and
 // reports what a push of it would send. Of o only Platform and KeepUncompressed apply.
 func Inspect(source string, o Options) (Inspection, error) {
-	options := (*C.idp_options)(C.calloc(1, C.sizeof_idp_options))
-	if options == nil {
-		return Inspection{}, &types.Error{Code: types.StatusInternal, Message: "cannot allocate options"}
+	call, err := newCall(context.Background(), Options{Platform: o.Platform, KeepUncompressed: o.KeepUncompressed})
+	if err != nil {
+		return Inspection{}, err
 	}
-	defer C.free(unsafe.Pointer(options))
-	C.idp_options_init(options)
-	if o.Platform != "" {
-		options.platform = C.CString(o.Platform)
-		defer C.free(unsafe.Pointer(options.platform))
-	}
-	options.keep_uncompressed = C.bool(o.KeepUncompressed)
+	defer call.close()
 	csource := C.CString(source)
 	defer C.free(unsafe.Pointer(csource))
 
 	var info C.idp_image_info
 	info.struct_size = C.sizeof_idp_image_info
 	var message *C.char
-	status := C.idp_inspect(csource, options, &info, &message)
+	status := C.idp_inspect(csource, call.options, &info, &message)
 	if err := makeError(context.Background(), status, message); err != nil { // frees message
 		return Inspection{}, err
 	}
@@ -73,9 +65,10 @@ func Inspect(source string, o Options) (Inspection, error) {
 		RepoTag: goStringOrEmpty(info.repo_tag),
 	}
 	if info.manifest != nil {
-		in.MediaType = goStringOrEmpty(info.media_type)
+		// Manifests are at most 10 MiB (the library's limit), far from C.int's range.
 		in.Manifest = C.GoBytes(unsafe.Pointer(info.manifest), C.int(info.manifest_len))
 	}
+	in.MediaType = goStringOrEmpty(info.media_type)
 	return in, nil
 }
 

@@ -187,7 +187,7 @@ func (b *Builder) export(ctx context.Context, ref, tag, driver string) (_ *Image
 	if err := b.run(ctx, io.Discard, args...); err != nil {
 		return nil, fmt.Errorf("exporting %s from Buildah storage: %w", ref, err)
 	}
-	img, err := source.Spec{Input: "oci:" + layoutDir + ":" + tag, Kind: source.Layout, Path: layoutDir, Ref: tag}.Open()
+	img, err := source.Open("oci:" + layoutDir + ":" + tag)
 	if err != nil {
 		return nil, err
 	}

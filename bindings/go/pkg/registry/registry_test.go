@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cnoe-io/idp-push/bindings/go/internal/testenv"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/mocks"
@@ -194,5 +196,50 @@ func TestPushArchivesToFakeRegistry(t *testing.T) {
 	}
 	if _, ok := reg.Manifest("giteaadmin/archive", "arm"); ok {
 		t.Error("tagged despite the wrong platform")
+	}
+}
+
+// TestTimeoutReachesTheLibrary: the options' Timeout gets to the library for push and login,
+// so a registry that accepts connections and never answers fails them as timeouts.
+func TestTimeoutReachesTheLibrary(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	host := ln.Addr().String()
+	c := &Client{TLS: idptls.Options{PlainHTTP: true}}
+	timeout := 300 * time.Millisecond
+	_, err = c.LoginWithResult(context.Background(), host, types.Credentials{}, types.LoginOptions{TLS: c.TLS, Timeout: timeout})
+	if !errors.Is(err, types.ErrNetwork) || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("login: %v, want a timeout", err)
+	}
+	img, err := OpenImage(testenv.WriteLayout(t, t.TempDir(), "v1", 10).Source())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PushImage(context.Background(), img, host+"/a/b:1", types.PushOptions{TLS: c.TLS, Timeout: timeout})
+	if !errors.Is(err, types.ErrNetwork) || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("push: %v, want a timeout", err)
 	}
 }

@@ -78,15 +78,16 @@ func (i *Image) Kind() Kind { return i.kind }
 // Path is the layout directory or the archive file.
 func (i *Image) Path() string { return i.spec.Path }
 
-// Digest is the digest of the manifest (or index) the push sends under the tag. It is "" for
-// a classic docker archive, whose manifest the push makes while it compresses the layers (the
+// Digest is the digest of the manifest (or index) a push of the source sends under the tag
+// without PushOptions.Platform (which sends one child of an index) or KeepUncompressed. It is
+// "" for a classic docker archive, whose manifest the push makes while it compresses the layers (the
 // push's result carries that digest).
 func (i *Image) Digest() string { return i.in.Digest }
 
 // MediaType is the media type of that manifest ("" when Digest is).
 func (i *Image) MediaType() string { return i.in.MediaType }
 
-// Manifest is the manifest (or index) the push sends, as the library read and verified it.
+// Manifest is that manifest (or index), as the library read and verified it.
 // For a classic docker archive it fails with an error wrapping types.ErrManifestNotStored.
 func (i *Image) Manifest() ([]byte, error) {
 	if i.in.Manifest == nil {

@@ -34,8 +34,12 @@ func TestOpenLayout(t *testing.T) {
 		if err != nil || testenv.Sha256(m) != l.Digest {
 			t.Errorf("%s: manifest: %v", src, err)
 		}
-		if !strings.HasPrefix(img.Source(), "oci:"+l.Dir) {
-			t.Errorf("%s: Source() = %s", src, img.Source())
+		want := "oci:" + l.Dir
+		if src == l.Source() {
+			want = l.Source()
+		}
+		if img.Source() != want {
+			t.Errorf("%s: Source() = %s, want %s", src, img.Source(), want)
 		}
 	}
 }

@@ -9,7 +9,6 @@
 package login
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,14 +124,7 @@ func registryHost(arg string) (string, error) {
 }
 
 func run(cmd *cobra.Command, deps Deps, f *flags, arg string) error {
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	ctx, log := cmdutil.ContextAndLogger(cmd, deps.Logger)
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 
 	// Check the flags before touching stdin or the network.

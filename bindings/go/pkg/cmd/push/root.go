@@ -207,14 +207,7 @@ func Execute(ctx context.Context, root *cobra.Command) int {
 }
 
 func run(cmd *cobra.Command, deps Deps, f *flags, image string) (err error) {
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	ctx, log := cmdutil.ContextAndLogger(cmd, deps.Logger)
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	changed := cmd.Flags().Changed
 
@@ -286,7 +279,7 @@ func run(cmd *cobra.Command, deps Deps, f *flags, image string) (err error) {
 	if digest == "" {
 		digest = "made by the push"
 	}
-	log.Debug("pushing", "image", image, "kind", spec.Kind.String(), "digest", digest, "destination", dest,
+	log.Debug("pushing", "image", image, "kind", spec.Kind.String(), "sourceDigest", digest, "destination", dest,
 		"platform", f.platform, "keepUncompressed", f.keepUncompressed)
 
 	opts := types.PushOptions{
@@ -410,8 +403,8 @@ func isTransport(t string) bool {
 //   - layout: the directory's name; TAG, else the layout's ref name;
 //   - oci-archive: the file's name without .tar; TAG, else the archive's ref name (when it
 //     holds one image);
-//   - docker-archive: the image's RepoTag as the library reports it (the NAME:TAG asked for,
-//     else the archive's single RepoTag; last path component of NAME; no TAG is latest), else
+//   - docker-archive: NAME:TAG as asked for, else the image's RepoTag as the library reports
+//     it (the archive's single RepoTag), last path component of NAME, no TAG is latest; else
 //     the file's name without .tar;
 //   - a tar file without transport: as the kind it turned out to be;
 //   - a Buildah image: the last path component of its name, and its tag.
@@ -422,10 +415,15 @@ func nameAndTag(spec source.Spec, img types.Image) (name, tag string) {
 	case source.Layout, source.OCIArchive:
 		name, tag = spec.BaseName(), spec.Ref
 	case source.DockerArchive, source.Archive:
-		// The library's RepoTag is the NAME[:TAG] asked for, else the archive's only RepoTag.
-		if named, ok := img.(types.NamedImage); ok && named.RepoTag() != "" {
+		named, _ := img.(types.NamedImage)
+		switch {
+		case spec.Kind == source.DockerArchive && spec.Ref != "":
+			name, tag = repoName(spec.Ref)
+		case named != nil && named.RepoTag() != "":
+			// The library's RepoTag: for a detected docker archive, the NAME[:TAG] asked
+			// for, else the archive's only RepoTag.
 			name, tag = repoName(named.RepoTag())
-		} else {
+		default:
 			name = spec.BaseName()
 		}
 	default:

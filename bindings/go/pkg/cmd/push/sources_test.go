@@ -39,6 +39,7 @@ func TestArchiveDestinationDefaults(t *testing.T) {
 		{"oci-archive without .tar", "oci-archive:/images/app-image", "", "", "app-image:latest"},
 		{"docker-archive NAME:TAG", "docker-archive:/x/saved.tar:team/Web:v3", "v3", "team/web:v3", "web:v3"},
 		{"docker-archive NAME with a port, no TAG", "docker-archive:/x/saved.tar:localhost:5000/team/web", "latest", "localhost:5000/team/web:latest", "web:latest"},
+		{"docker-archive NAME wins over the RepoTag", "docker-archive:/x/saved.tar:app:v1", "", "other:v9", "app:v1"},
 		{"docker-archive, the single RepoTag", "docker-archive:/x/saved.tar", "v1", "app:v1", "app:v1"},
 		{"docker-archive, RepoTag with registry", "docker-archive:/x/saved.tar", "2", "quay.io/team/tool:2", "tool:2"},
 		{"docker-archive without a RepoTag", "docker-archive:/x/Saved.tar", "", "", "saved:latest"},
@@ -181,6 +182,10 @@ func TestPlatformAndKeepUncompressedFlags(t *testing.T) {
 	f := newFixture()
 	if r := f.run(t, "", "oci:/x", "--timeout", "45s"); r.err != nil || f.onlyPush(t).Options.Timeout != 45*time.Second {
 		t.Errorf("--timeout 45s: %v", r.err)
+	}
+	f = newFixture()
+	if r := f.run(t, "", "oci:/x", "--timeout", "-5s"); r.err == nil || !strings.Contains(r.err.Error(), "--timeout -5s is negative") || len(f.registry.Pushes()) != 0 {
+		t.Errorf("--timeout -5s: %v", r.err)
 	}
 	for _, bad := range []string{"linux", "linux/", "/amd64", "linux/arm/v7/x", "linux/amd 64", "linux//arm64", "linux/arm64:x"} {
 		f := newFixture()

@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,6 +58,9 @@ func (a *Access) Resolve(cmd *cobra.Command, getenv func(string) string) (idptls
 	o := idptls.Options{CAFile: a.caFile, Insecure: a.insecure, PlainHTTP: a.plainHTTP}
 	if err := o.Validate(); err != nil {
 		return o, auth.Resolved{}, err
+	}
+	if a.timeout < 0 {
+		return o, auth.Resolved{}, fmt.Errorf("--timeout %v is negative; give a duration such as 30s, or 0 for the defaults", a.timeout)
 	}
 	changed := cmd.Flags().Changed
 	creds, err := auth.Resolve(auth.Input{

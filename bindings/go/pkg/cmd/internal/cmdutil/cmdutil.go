@@ -3,10 +3,14 @@
 package cmdutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/auth"
 	"github.com/cnoe-io/idp-push/bindings/go/pkg/types"
@@ -51,4 +55,17 @@ func ExplainUnauthorized(err error, creds auth.Resolved, registry string) error 
 	}
 	return fmt.Errorf("%w (give credentials with --username and --password-stdin, set %s, "+
 		"or store them with `idpbuilder login %s`)", err, auth.EnvPassword, registry)
+}
+
+// ContextAndLogger is what a command runs with: its context (Background when it was run
+// without one) and logger (slog.Default when logger is nil).
+func ContextAndLogger(cmd *cobra.Command, logger *slog.Logger) (context.Context, *slog.Logger) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return ctx, logger
 }
