@@ -159,13 +159,7 @@ ENV
   echo "gitea $served on https://$HOST:$tls_port (nginx, body limit $BODY_LIMIT) -> 127.0.0.1:$http_port"
 }
 
-stop() {
-  local state=$1 f
-  for f in nginx.pid.run gitea.pid; do
-    [ -f "$state/$f" ] && kill "$(cat "$state/$f")" 2>/dev/null || true
-    rm -f "$state/$f"
-  done
-}
+stop() { stop_pidfiles "$1/nginx.pid.run" "$1/gitea.pid"; }
 
 case "$cmd" in
   build) build ;;

@@ -25,6 +25,16 @@ wait_ready() {
   return 1
 }
 
+# stop_pidfiles FILE...: kills the process each pid file names (if any) and removes the file.
+stop_pidfiles() {
+  local f
+  for f in "$@"; do
+    [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; }
+    rm -f "$f"
+  done
+  return 0
+}
+
 # nginx_conf_head STATE TMP: the start of an nginx.conf for a server run in the foreground from
 # STATE (pid file and error log there, request bodies under TMP), up to and including the
 # opening "http {" and its temp paths; the caller writes the servers and the closing brace.

@@ -15,6 +15,32 @@ state=${2:?usage}
 # shellcheck source=tests/support/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+# limited_front PORT STATUS EXTRA: a server on PORT that passes requests to the registry but
+# answers STATUS to those over its zone's rate (4/s, burst 4), logging each status; EXTRA is
+# added to the server block.
+limited_front() {
+  local port=$1 status=$2 extra=$3
+  cat <<CONF
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_certificate $registry_state/server.crt;
+    ssl_certificate_key $registry_state/server.key;
+    client_max_body_size 0;
+    limit_req zone=slow$status burst=4 nodelay;
+    limit_req_status $status;
+    access_log $state/status-$status.log status_only;
+    $extra
+    location / {
+      proxy_pass https://$IDP_TEST_REGISTRY;
+      proxy_ssl_verify off;
+      proxy_http_version 1.1;
+      proxy_request_buffering off;
+      proxy_set_header Host \$http_host;
+    }
+  }
+CONF
+}
+
 start() {
   local registry_state=${3:?registry state dir} max_body=${4:?max body size, e.g. 16m}
   mkdir -p "$state"
@@ -37,40 +63,12 @@ start() {
   limit_req_zone \$binary_remote_addr zone=slow503:1m rate=4r/s;
   # One status per line, so that a test can tell its retries were really refused first.
   log_format status_only '\$status';
-  server {
-    listen 127.0.0.1:$port429 ssl;
-    ssl_certificate $registry_state/server.crt;
-    ssl_certificate_key $registry_state/server.key;
-    client_max_body_size 0;
-    limit_req zone=slow429 burst=4 nodelay;
-    limit_req_status 429;
-    access_log $state/status-429.log status_only;
-    error_page 429 = @too_many;
-    location @too_many { add_header Retry-After 1 always; return 429; }
-    location / {
-      proxy_pass https://$IDP_TEST_REGISTRY;
-      proxy_ssl_verify off;
-      proxy_http_version 1.1;
-      proxy_request_buffering off;
-      proxy_set_header Host \$http_host;
-    }
-  }
-  server {
-    listen 127.0.0.1:$port503 ssl;
-    ssl_certificate $registry_state/server.crt;
-    ssl_certificate_key $registry_state/server.key;
-    client_max_body_size 0;
-    limit_req zone=slow503 burst=4 nodelay;
-    limit_req_status 503;
-    access_log $state/status-503.log status_only;
-    location / {
-      proxy_pass https://$IDP_TEST_REGISTRY;
-      proxy_ssl_verify off;
-      proxy_http_version 1.1;
-      proxy_request_buffering off;
-      proxy_set_header Host \$http_host;
-    }
-  }
+CONF
+    # 429 answers say when to retry (Retry-After), as registries behind rate limits do.
+    limited_front "$port429" 429 'error_page 429 = @too_many;
+    location @too_many { add_header Retry-After 1 always; return 429; }'
+    limited_front "$port503" 503 ''
+    cat <<CONF
   server {
     listen 127.0.0.1:$port ssl;
     ssl_certificate $registry_state/server.crt;
@@ -106,12 +104,7 @@ ENV
   echo "proxy on 127.0.0.1:$port -> $IDP_TEST_REGISTRY (max body $max_body)"
 }
 
-stop() {
-  if [ -f "$state/pid" ]; then
-    kill "$(cat "$state/pid")" 2>/dev/null || true
-    rm -f "$state/pid"
-  fi
-}
+stop() { stop_pidfiles "$state/pid"; }
 
 case "$cmd" in
   start) start "$@" ;;

@@ -69,12 +69,7 @@ ENV
   echo "token service on 127.0.0.1:$port (state in $state)"
 }
 
-stop() {
-  if [ -f "$state/pid" ]; then
-    kill "$(cat "$state/pid")" 2>/dev/null || true
-    rm -f "$state/pid"
-  fi
-}
+stop() { stop_pidfiles "$state/pid"; }
 
 case "$cmd" in
   start) start ;;
