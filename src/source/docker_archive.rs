@@ -164,7 +164,6 @@ async fn open_form(
     entry: &ManifestEntry,
     keep_uncompressed: bool,
 ) -> Result<Form> {
-
     if index.contains("oci-layout") && index.contains("index.json") {
         let layout = Layout::with_files(files).await?;
         let node = choose_in_layout(&layout, entries, entry, &index).await?;

@@ -86,13 +86,13 @@ impl TarIndex {
         let mut last_name: Option<String> = None;
         for entry in entries {
             let entry = entry.map_err(|e| {
-                // The tar crate reports a malformed header as ErrorKind::Other with the
-                // header's raw bytes in the message, which may be any text of the file: only
-                // real I/O errors are worth quoting.
-                let detail = if e.kind() == std::io::ErrorKind::Other {
+                // The tar crate's "numeric field" errors quote a header's raw bytes, which may
+                // be any text of the file; its other errors (sparse entries, I/O) say why.
+                let reason = io_reason(&e);
+                let detail = if reason.contains("numeric field") {
                     String::new()
                 } else {
-                    format!(": {}", io_reason(&e))
+                    format!(": {reason}")
                 };
                 match &last_name {
                     None => Error::invalid_source(format!(
